@@ -1,0 +1,184 @@
+package integration
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/ext"
+)
+
+// CEL variables visible to expressions. Map and relationship expressions see
+// r (the record), config and the for_each aliases of every ancestor stream;
+// error_when and error_message see body, status, config and the aliases.
+const (
+	VarRecord = "r"
+	VarConfig = "config"
+	VarBody   = "body"
+	VarStatus = "status"
+)
+
+// CostLimit bounds the work one expression may do on one record, so a
+// hostile or careless expression (a comprehension over a huge list) fails
+// instead of stalling a sync.
+const CostLimit = 100_000
+
+// Compiled holds every CEL program of a spec, compiled once. cel.Program is
+// safe for concurrent use.
+type Compiled struct {
+	Streams map[string]*StreamPrograms
+}
+
+// StreamPrograms are one stream's programs.
+type StreamPrograms struct {
+	// Fields are the map's canonical field names, sorted, and Map their
+	// programs in the same order.
+	Fields []string
+	Map    []cel.Program
+	// Record evaluates every map field at once as one CEL map literal: one
+	// evaluation per record instead of one per field. When it fails, the
+	// runtime re-evaluates field by field to name the failing field.
+	Record        cel.Program
+	Relationships []RelPrograms
+	ErrorWhen     cel.Program // nil when unset
+	ErrorMessage  cel.Program // nil when unset
+}
+
+// RelPrograms are the programs of one relationship declaration.
+type RelPrograms struct {
+	ExternalID cel.Program
+	Privilege  cel.Program // nil when unset
+}
+
+// celIssue is a compile error located by a YAML path.
+type celIssue struct {
+	path, msg string
+}
+
+// Aliases returns the for_each aliases visible to a stream: its own and its
+// ancestors', nearest first. Unknown parents and cycles stop the walk (the
+// structural lint reports them).
+func (s *Spec) Aliases(stream string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for cur := s.Stream(stream); cur != nil && cur.ForEach != nil && !seen[cur.Name]; cur = s.Stream(cur.ForEach.Stream) {
+		seen[cur.Name] = true
+		out = append(out, cur.ForEach.As)
+	}
+	return out
+}
+
+// Stream returns the stream with that name, or nil.
+func (s *Spec) Stream(name string) *Stream {
+	for i := range s.Streams {
+		if s.Streams[i].Name == name {
+			return &s.Streams[i]
+		}
+	}
+	return nil
+}
+
+func baseEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable(VarRecord, cel.DynType),
+		cel.Variable(VarConfig, cel.MapType(cel.StringType, cel.StringType)),
+		ext.Strings(), ext.Lists(), ext.Math(), ext.Encoders(),
+		cel.OptionalTypes(),
+	)
+}
+
+// Compile compiles every CEL expression in the spec.
+func Compile(spec *Spec) (*Compiled, error) {
+	c, issues := compileSpec(spec)
+	if len(issues) > 0 {
+		fs := make(Findings, len(issues))
+		for i, is := range issues {
+			fs[i] = Finding{Rule: "SPX-C001", Level: LevelError, Path: is.path, Message: is.msg}
+		}
+		return nil, fs
+	}
+	return c, nil
+}
+
+func compileSpec(spec *Spec) (*Compiled, []celIssue) {
+	base, err := baseEnv()
+	if err != nil {
+		return nil, []celIssue{{"$", "building the CEL environment: " + err.Error()}}
+	}
+	out := &Compiled{Streams: map[string]*StreamPrograms{}}
+	var issues []celIssue
+	for i, st := range spec.Streams {
+		sp := fmt.Sprintf("$.streams[%d]", i)
+		opts := []cel.EnvOption{}
+		for _, a := range spec.Aliases(st.Name) {
+			opts = append(opts, cel.Variable(a, cel.DynType))
+		}
+		recEnv, err := base.Extend(opts...)
+		if err != nil {
+			issues = append(issues, celIssue{sp + ".for_each.as", err.Error()})
+			continue
+		}
+		bodyEnv, err := recEnv.Extend(cel.Variable(VarBody, cel.DynType), cel.Variable(VarStatus, cel.IntType))
+		if err != nil {
+			issues = append(issues, celIssue{sp, err.Error()})
+			continue
+		}
+		prog := func(env *cel.Env, path, expr string, want *cel.Type) cel.Program {
+			ast, iss := env.Compile(expr)
+			if iss != nil && iss.Err() != nil {
+				issues = append(issues, celIssue{path, "CEL: " + iss.Err().Error()})
+				return nil
+			}
+			if want != nil && !ast.OutputType().IsAssignableType(want) && ast.OutputType() != cel.DynType {
+				issues = append(issues, celIssue{path, fmt.Sprintf("CEL: expression yields %s, want %s", ast.OutputType(), want)})
+				return nil
+			}
+			p, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
+			if err != nil {
+				issues = append(issues, celIssue{path, "CEL: " + err.Error()})
+				return nil
+			}
+			return p
+		}
+		s := &StreamPrograms{}
+		for f := range st.Map {
+			s.Fields = append(s.Fields, f)
+		}
+		sort.Strings(s.Fields)
+		var lit strings.Builder
+		lit.WriteString("{")
+		for i, f := range s.Fields {
+			s.Map = append(s.Map, prog(recEnv, sp+".map."+quoteKey(f), st.Map[f], nil))
+			if i > 0 {
+				lit.WriteString(", ")
+			}
+			fmt.Fprintf(&lit, "%q: (%s\n)", f, st.Map[f])
+		}
+		lit.WriteString("}")
+		if len(s.Fields) > 0 && len(issues) == 0 {
+			// Built from expressions that each compiled, so this compiles;
+			// if it somehow does not, the per-field programs still work.
+			if ast, iss := recEnv.Compile(lit.String()); iss == nil || iss.Err() == nil {
+				s.Record, _ = recEnv.Program(ast, cel.EvalOptions(cel.OptOptimize),
+					cel.CostLimit(CostLimit*uint64(len(s.Fields))), cel.InterruptCheckFrequency(100))
+			}
+		}
+		for j, r := range st.Relationships {
+			rp := fmt.Sprintf("%s.relationships[%d]", sp, j)
+			rel := RelPrograms{ExternalID: prog(recEnv, rp+".external_id", r.ExternalID, nil)}
+			if r.Privilege != "" {
+				rel.Privilege = prog(recEnv, rp+".privilege", r.Privilege, nil)
+			}
+			s.Relationships = append(s.Relationships, rel)
+		}
+		if st.ErrorWhen != "" {
+			s.ErrorWhen = prog(bodyEnv, sp+".error_when", st.ErrorWhen, cel.BoolType)
+		}
+		if st.ErrorMessage != "" {
+			s.ErrorMessage = prog(bodyEnv, sp+".error_message", st.ErrorMessage, nil)
+		}
+		out.Streams[st.Name] = s
+	}
+	return out, issues
+}

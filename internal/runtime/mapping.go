@@ -1,0 +1,531 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/spindlehq/spindle/internal/integration"
+	"github.com/spindlehq/spindle/internal/nhi"
+)
+
+// MappingError is a record the spec could not map. It names the stream,
+// the page and the record's index on that page, and the field: the record
+// is reported, never silently dropped.
+type MappingError struct {
+	Stream string
+	Page   int
+	Index  int
+	Field  string
+	Err    error
+}
+
+func (e *MappingError) Error() string {
+	return fmt.Sprintf("stream %s, page %d, record %d: field %s: %v", e.Stream, e.Page, e.Index, e.Field, e.Err)
+}
+
+func (e *MappingError) Unwrap() error { return e.Err }
+
+// activation resolves CEL variables without building a map per record.
+type activation struct {
+	rec     any
+	config  map[string]string
+	parents *parentCtx
+	body    any
+	status  int64
+}
+
+// parentCtx chains for_each ancestors: alias → the parent's raw record.
+type parentCtx struct {
+	alias string
+	rec   any
+	up    *parentCtx
+}
+
+func (p *parentCtx) get(alias string) (any, bool) {
+	for c := p; c != nil; c = c.up {
+		if c.alias == alias {
+			return c.rec, true
+		}
+	}
+	return nil, false
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case integration.VarRecord:
+		return a.rec, true
+	case integration.VarConfig:
+		return a.config, true
+	case integration.VarBody:
+		return a.body, true
+	case integration.VarStatus:
+		return a.status, true
+	}
+	return a.parents.get(name)
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// native converts a CEL result to the generic data model.
+func native(v ref.Val) any {
+	switch v.Type() {
+	case types.NullType:
+		return nil
+	case types.ListType:
+		// A list taken straight from the decoded body wraps the parsed
+		// []any, which is already plain data.
+		if raw, ok := v.Value().([]any); ok {
+			return raw
+		}
+		l := v.(traits.Lister)
+		n := int(l.Size().(types.Int))
+		out := make([]any, n)
+		for i := 0; i < n; i++ {
+			out[i] = native(l.Get(types.Int(i)))
+		}
+		return out
+	case types.MapType:
+		if raw, ok := v.Value().(map[string]any); ok {
+			return raw
+		}
+		m := v.(traits.Mapper)
+		out := map[string]any{}
+		for it := m.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			out[fmt.Sprint(native(k))] = native(m.Get(k))
+		}
+		return out
+	}
+	switch t := v.Value().(type) {
+	case int:
+		return int64(t)
+	case uint64:
+		return int64(t)
+	default:
+		return t
+	}
+}
+
+// mapper turns raw vendor records into canonical records.
+type mapper struct {
+	source string
+	stream *integration.Stream
+	progs  *integration.StreamPrograms
+	emits  nhi.Kind
+	now    time.Time
+}
+
+func eval(p cel.Program, act *activation) (any, error) {
+	out, _, err := p.Eval(act)
+	if err != nil {
+		return nil, err
+	}
+	return native(out), nil
+}
+
+// mapRecord evaluates every field; the first failure is returned as a
+// MappingError by the caller, which knows page and index.
+func (m *mapper) mapRecord(act *activation) (*nhi.Record, string, error) {
+	buf := &recordBuf{}
+	rec := &buf.rec
+	rec.Source, rec.Kind = m.source, m.emits
+	vals, field, err := m.evalFields(act)
+	if err != nil {
+		return nil, field, err
+	}
+	var kindVal, idVal ref.Val = types.NullValue, types.NullValue
+	for i, f := range m.progs.Fields {
+		v := vals[i]
+		switch f {
+		case "kind":
+			kindVal = v
+		case "external_id":
+			idVal = v
+		}
+	}
+	if k := native(kindVal); k != nil {
+		ks, _ := k.(string)
+		if !nhi.Kind(ks).Valid() {
+			return nil, "kind", fmt.Errorf("%v is not a known kind (one of %v)", k, nhi.Kinds())
+		}
+		rec.Kind = nhi.Kind(ks)
+	}
+	var idBuf string
+	id, err := strVal(idVal, &idBuf)
+	if err != nil {
+		return nil, "external_id", err
+	}
+	if id == nil {
+		return nil, "external_id", fmt.Errorf("is null or empty; every record needs the vendor's identifier")
+	}
+	rec.ExternalID = *id
+	rec.ID = nhi.StableID(m.source, rec.Kind, rec.ExternalID)
+	for i, f := range m.progs.Fields {
+		if err := m.setField(buf, f, vals[i]); err != nil {
+			return nil, f, err
+		}
+	}
+	if rec.Owner != nil {
+		rec.Relationships = append(rec.Relationships, nhi.Relationship{Type: nhi.OwnedBy, Target: *rec.Owner})
+	}
+	if rec.Creator != nil {
+		rec.Relationships = append(rec.Relationships, nhi.Relationship{Type: nhi.CreatedBy, Target: *rec.Creator})
+	}
+	for i, rp := range m.progs.Relationships {
+		decl := m.stream.Relationships[i]
+		field := fmt.Sprintf("relationships[%d]", i)
+		v, err := eval(rp.ExternalID, act)
+		if err != nil {
+			return nil, field, err
+		}
+		var priv *nhi.Privilege
+		if rp.Privilege != nil {
+			pv, err := eval(rp.Privilege, act)
+			if err != nil {
+				return nil, field + ".privilege", err
+			}
+			if priv, err = toPrivilege(pv); err != nil {
+				return nil, field + ".privilege", err
+			}
+		}
+		ids := []any{v}
+		if l, ok := v.([]any); ok {
+			ids = l
+		}
+		for _, x := range ids {
+			tid, err := toString(x)
+			if err != nil {
+				return nil, field, err
+			}
+			if tid == nil {
+				continue
+			}
+			rec.Relationships = append(rec.Relationships, nhi.Relationship{
+				Type: nhi.RelType(decl.Type), Target: nhi.NewRef(m.source, nhi.Kind(decl.Kind), *tid), Privilege: priv})
+		}
+	}
+	// Every field was checked as it was set and the ID is computed here, so
+	// rec.Validate() would only repeat work; the store validates on Put.
+	return rec, "", nil
+}
+
+// evalFields evaluates the map: all fields in one program when it can, and
+// field by field when that fails, so the error names its field.
+func (m *mapper) evalFields(act *activation) ([]ref.Val, string, error) {
+	vals := make([]ref.Val, len(m.progs.Fields))
+	if m.progs.Record != nil {
+		if out, _, err := m.progs.Record.Eval(act); err == nil {
+			if mp, ok := out.(traits.Mapper); ok {
+				for i, f := range m.progs.Fields {
+					vals[i] = mp.Get(types.String(f))
+				}
+				return vals, "", nil
+			}
+		}
+	}
+	for i, f := range m.progs.Fields {
+		v, _, err := m.progs.Map[i].Eval(act)
+		if err != nil {
+			return nil, f, err
+		}
+		vals[i] = v
+	}
+	return vals, "", nil
+}
+
+// recordBuf holds a record and the values its pointer fields point at, so
+// mapping one record is one allocation rather than one per field.
+type recordBuf struct {
+	rec   nhi.Record
+	strs  [3]string
+	times [5]time.Time
+}
+
+// strVal reads a string field straight from a CEL value into dst, skipping
+// the generic conversion for the common case.
+func strVal(v ref.Val, dst *string) (*string, error) {
+	if s, ok := v.(types.String); ok {
+		if s == "" {
+			return nil, nil
+		}
+		*dst = string(s)
+		return dst, nil
+	}
+	return toString(native(v))
+}
+
+func timeVal(v ref.Val, dst *time.Time) (*time.Time, error) {
+	var t *time.Time
+	var err error
+	if s, ok := v.(types.String); ok {
+		t, err = parseTime(string(s))
+	} else {
+		t, err = toTime(native(v))
+	}
+	if t == nil || err != nil {
+		return nil, err
+	}
+	*dst = *t
+	return dst, nil
+}
+
+func (m *mapper) setField(buf *recordBuf, f string, cv ref.Val) error {
+	rec := &buf.rec
+	var err error
+	switch f {
+	case "external_id", "kind":
+		return nil
+	case "name":
+		rec.Name, err = strVal(cv, &buf.strs[0])
+		return err
+	case "publisher":
+		rec.Publisher, err = strVal(cv, &buf.strs[1])
+		return err
+	case "environment":
+		rec.Environment, err = strVal(cv, &buf.strs[2])
+		return err
+	case "created_at":
+		rec.CreatedAt, err = timeVal(cv, &buf.times[0])
+		return err
+	case "updated_at":
+		rec.UpdatedAt, err = timeVal(cv, &buf.times[1])
+		return err
+	case "last_used_at":
+		rec.LastUsedAt, err = timeVal(cv, &buf.times[2])
+		return err
+	case "expires_at":
+		rec.ExpiresAt, err = timeVal(cv, &buf.times[3])
+		return err
+	case "last_rotated_at":
+		rec.LastRotatedAt, err = timeVal(cv, &buf.times[4])
+		return err
+	}
+	v := native(cv)
+	switch f {
+	case "status":
+		var s *string
+		if s, err = toString(v); err == nil && s != nil {
+			st := nhi.Status(strings.ToLower(*s))
+			if !slices.Contains(nhi.Statuses(), st) {
+				return fmt.Errorf("%q is not a canonical status (one of %v); map the vendor's value, e.g. r.state == \"ACTIVE\" ? \"active\" : \"disabled\"", *s, nhi.Statuses())
+			}
+			rec.Status = &st
+		}
+	case "owner":
+		rec.Owner, err = m.toRef(v)
+	case "creator":
+		rec.Creator, err = m.toRef(v)
+	case "scopes":
+		rec.Scopes, err = toStrings(v)
+	case "privilege":
+		rec.Privilege, err = toPrivilege(v)
+	case "credential_type":
+		var s *string
+		if s, err = toString(v); err == nil && s != nil {
+			ct := nhi.CredentialType(strings.ToLower(*s))
+			if !slices.Contains(nhi.CredentialTypes(), ct) {
+				return fmt.Errorf("%q is not a credential type (one of %v)", *s, nhi.CredentialTypes())
+			}
+			rec.CredentialType = &ct
+		}
+	case "third_party":
+		switch b := v.(type) {
+		case nil:
+		case bool:
+			rec.ThirdParty = &b
+		default:
+			return fmt.Errorf("want a boolean, got %s", typeName(v))
+		}
+	case "attributes":
+		switch a := v.(type) {
+		case nil:
+		case map[string]any:
+			rec.Attributes = redactAttributes(a)
+		default:
+			return fmt.Errorf("want an object, got %s", typeName(v))
+		}
+	default:
+		return fmt.Errorf("not a canonical field")
+	}
+	return err
+}
+
+func toString(v any) (*string, error) {
+	var s string
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		s = t
+	case int64:
+		s = strconv.FormatInt(t, 10)
+	case float64:
+		if t != math.Trunc(t) || math.IsInf(t, 0) {
+			return nil, fmt.Errorf("want a string or an integer, got the number %v", t)
+		}
+		s = strconv.FormatFloat(t, 'f', 0, 64)
+	case bool:
+		s = strconv.FormatBool(t)
+	default:
+		return nil, fmt.Errorf("want a string, got %s", typeName(v))
+	}
+	if s == "" {
+		return nil, nil // missing is null, never ""
+	}
+	return &s, nil
+}
+
+func toStrings(v any) ([]string, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		// OAuth scope strings are space-separated; some vendors use commas.
+		f := strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == ',' })
+		if len(f) == 0 {
+			return nil, nil
+		}
+		return f, nil
+	case []any:
+		out := make([]string, 0, len(t))
+		for i, x := range t {
+			s, err := toString(x)
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			if s != nil {
+				out = append(out, *s)
+			}
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("want a list of strings, got %s", typeName(v))
+	}
+}
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02", time.RFC1123Z, time.RFC1123}
+
+func toTime(v any) (*time.Time, error) {
+	var t time.Time
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case time.Time:
+		t = x
+	case string:
+		return parseTime(x)
+	case int64:
+		t = epoch(float64(x))
+	case float64:
+		t = epoch(x)
+	default:
+		return nil, fmt.Errorf("want a timestamp, got %s", typeName(v))
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+func parseTime(x string) (*time.Time, error) {
+	if x == "" {
+		return nil, nil
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, x); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return nil, fmt.Errorf("%q is not a timestamp (want RFC 3339, such as 2024-05-01T12:00:00Z)", x)
+}
+
+// epoch reads Unix seconds, or milliseconds when the value is too large to
+// be seconds (after the year 33658).
+func epoch(f float64) time.Time {
+	if math.Abs(f) > 1e12 {
+		return time.UnixMilli(int64(f))
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+func toPrivilege(v any) (*nhi.Privilege, error) {
+	s, err := toString(v)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	p := nhi.Privilege(strings.ToLower(*s))
+	if !slices.Contains(nhi.Privileges(), p) {
+		return nil, fmt.Errorf("%q is not a privilege level (one of %v)", *s, nhi.Privileges())
+	}
+	return &p, nil
+}
+
+// toRef reads an owner or creator: a bare id (a human user) or an object
+// {kind, external_id}.
+func (m *mapper) toRef(v any) (*nhi.Ref, error) {
+	kind := nhi.HumanUser
+	if o, ok := v.(map[string]any); ok {
+		if k, ok := o["kind"].(string); ok {
+			kind = nhi.Kind(k)
+			if !kind.Valid() {
+				return nil, fmt.Errorf("reference kind %q is not a known kind", k)
+			}
+		}
+		v = o["external_id"]
+	}
+	id, err := toString(v)
+	if err != nil || id == nil {
+		return nil, err
+	}
+	r := nhi.NewRef(m.source, kind, *id)
+	return &r, nil
+}
+
+// redactAttributes keeps vendor extras but never a secret: keys that name
+// credentials and values that look like them are replaced.
+func redactAttributes(a map[string]any) map[string]any {
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		switch {
+		case secretAttrKey(k):
+			out[k] = Redacted
+		default:
+			switch t := v.(type) {
+			case string:
+				if _, bad := integration.LooksLikeSecret(t); bad {
+					out[k] = Redacted
+				} else {
+					out[k] = t
+				}
+			case map[string]any:
+				out[k] = redactAttributes(t)
+			default:
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// Redacted replaces a secret value wherever one would be shown or stored.
+const Redacted = "[REDACTED]"
+
+func secretAttrKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range []string{"secret", "password", "private_key", "privatekey", "credential", "access_token", "refresh_token", "client_secret", "api_key", "apikey"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return k == "token" || k == "key" || k == "value"
+}
