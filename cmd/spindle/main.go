@@ -80,5 +80,31 @@ Start with:  spindle example run`,
 		return &exitError{2, fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
 	root.AddCommand(a.schemaCmd(), a.specCmd(), a.runCmd(), a.inventoryCmd(), a.exampleCmd())
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes every kind of misuse exit 2 with a pointer to --help:
+// wrong argument counts (cobra's Args checks bypass the flag error hook)
+// and unknown subcommands (cobra would print help and exit 0).
+func usageErrors(c *cobra.Command) {
+	if c.HasSubCommands() {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &exitError{2, fmt.Errorf("unknown command %q for %q (see `%s --help`)", args[0], cmd.CommandPath(), cmd.CommandPath())}
+			}
+			return cmd.Help()
+		}
+	} else if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &exitError{2, fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
 }

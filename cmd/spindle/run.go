@@ -146,7 +146,7 @@ func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runti
 	if len(sinks) == 0 {
 		return &exitError{2, fmt.Errorf("nowhere to write: give --db PATH and/or --out FILE")}
 	}
-	fmt.Fprintf(a.stderr, "running %s (%d streams) against %s\n", doc.Spec.Metadata.Name, len(doc.Spec.Streams), red.String(hostOf(opts.BaseURL, doc.Spec.Connection.BaseURL)))
+	fmt.Fprintf(a.stderr, "running %s (%s) against %s\n", doc.Spec.Metadata.Name, plural(len(doc.Spec.Streams), "stream"), red.String(hostOf(opts.BaseURL, doc.Spec.Connection.BaseURL)))
 	rep, err := runner.Run(ctx, sinks)
 	if err != nil {
 		return red.Error(fmt.Errorf("run aborted, inventory unchanged: %w", err))
@@ -218,7 +218,7 @@ func (m multiSink) EndStream(ctx context.Context, res store.StreamResult) error 
 type jsonlSink struct{ enc *json.Encoder }
 
 func (j *jsonlSink) Put(_ context.Context, _ string, rec *nhi.Record) error { return j.enc.Encode(rec) }
-func (j *jsonlSink) EndStream(context.Context, store.StreamResult) error   { return nil }
+func (j *jsonlSink) EndStream(context.Context, store.StreamResult) error    { return nil }
 
 // redactWriter scrubs known secrets from log output.
 type redactWriter struct {
@@ -253,4 +253,11 @@ func (p *progress) update(pr runtime.Progress) {
 	}
 	p.last[pr.Stream] = time.Now()
 	fmt.Fprintf(p.w, "  %-28s page %-6d %8d records  %d retries\n", pr.Stream, pr.Pages, pr.Records, pr.Retries)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

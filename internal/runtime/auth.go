@@ -37,7 +37,7 @@ import (
 //
 // The secret and its wire forms (and every access token obtained) are added
 // to red; every error this layer returns, including those from the layers
-// beneath it, is redacted by red. With red nil NewAuth uses a private one.
+// beneath it, is Redacted by red. With red nil NewAuth uses a private one.
 func NewAuth(next http.RoundTripper, a integration.Auth, username, clientID, tokenURL string, secret Secret, tokenTransport http.RoundTripper, red *Redactor) (http.RoundTripper, error) {
 	if red == nil {
 		red = NewRedactor()

@@ -109,9 +109,9 @@ func TestAuthTypes(t *testing.T) {
 			if tt.secret != "" {
 				wire := got.Header.Get(tt.header) + " " + got.RawQuery
 				out := red.String(wire)
-				assertNoSecret(t, "redacted wire", out, tt.secret)
+				assertNoSecret(t, "Redacted wire", out, tt.secret)
 				if b, ok := strings.CutPrefix(tt.want, "Basic "); ok && strings.Contains(out, b) {
-					t.Errorf("basic credential not redacted: %q", out)
+					t.Errorf("basic credential not Redacted: %q", out)
 				}
 			}
 		})

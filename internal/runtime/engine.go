@@ -395,20 +395,21 @@ func (r *Runner) Run(ctx context.Context, sink Sink) (*Report, error) {
 	return rep, nil
 }
 
+// runStatus: ok when every stream completed; failed when none did and
+// nothing was read (a child of a refused parent is partial, not failed, so
+// counting failed streams alone would call a wholly refused run partial).
 func runStatus(streams []store.StreamResult) string {
-	ok, bad := 0, 0
+	ok, records := 0, 0
 	for _, s := range streams {
-		switch s.Outcome {
-		case store.Complete:
+		if s.Outcome == store.Complete {
 			ok++
-		case store.Failed, store.Denied:
-			bad++
 		}
+		records += s.Records
 	}
 	switch {
 	case ok == len(streams):
 		return "ok"
-	case bad == len(streams):
+	case ok == 0 && records == 0:
 		return "failed"
 	default:
 		return "partial"
@@ -562,11 +563,11 @@ func (x *execution) walkPages(ctx context.Context, sr *streamRun, parent *parent
 		}
 		if resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 {
 			sr.addError(r.red.String(fmt.Sprintf("page %d: %s %s answered %s: the credential cannot see this list; its entities are kept and marked unverified%s",
-				page, st.Request.MethodOrGet(), u.Redacted(), resp.Status, snippet(data))))
+				page, st.Request.MethodOrGet(), u.Redacted(), resp.Status, snippet(r.red, data))))
 			return walkDenied
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			sr.addError(r.red.String(fmt.Sprintf("page %d: %s %s answered %s%s", page, st.Request.MethodOrGet(), u.Redacted(), resp.Status, snippet(data))))
+			sr.addError(r.red.String(fmt.Sprintf("page %d: %s %s answered %s%s", page, st.Request.MethodOrGet(), u.Redacted(), resp.Status, snippet(r.red, data))))
 			return walkFailed
 		}
 		doc, err := decoderFor(resp.Header.Get("Content-Type"), r.opts.Decoders).Decode(data)
@@ -634,6 +635,9 @@ func (x *execution) emit(ctx context.Context, sr *streamRun, act *activation, pa
 		if sr.mapper != nil {
 			act.rec = item
 			rec, field, err := sr.mapper.mapRecord(act)
+			if err == nil {
+				err = scrubRecord(rec, r.red)
+			}
 			if err != nil {
 				me := &MappingError{Stream: st.Name, Page: page, Index: i, Field: field, Err: err}
 				sr.addError(r.red.String(me.Error()))
@@ -826,9 +830,10 @@ func keysHint(v any) string {
 	return " (its keys: " + strings.Join(keys, ", ") + ")"
 }
 
-// snippet quotes the start of an error body for the report.
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
+// snippet quotes the start of an error body for the report, redacted
+// before it is cut so no part of a secret survives the cut.
+func snippet(red *Redactor, b []byte) string {
+	s := strings.TrimSpace(red.String(string(b)))
 	if s == "" {
 		return ""
 	}

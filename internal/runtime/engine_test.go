@@ -270,7 +270,7 @@ func TestMappingToCanonical(t *testing.T) {
 		t.Errorf("owner = %+v", r.Owner)
 	}
 	if r.Attributes["client_secret"] != Redacted || r.Attributes["note"] != Redacted || r.Attributes["region"] != "eu" {
-		t.Errorf("attributes not redacted: %v", r.Attributes)
+		t.Errorf("attributes not Redacted: %v", r.Attributes)
 	}
 	var types []string
 	for _, rel := range r.Relationships {
@@ -502,5 +502,22 @@ func TestContextCancelStopsRun(t *testing.T) {
 	}
 	if _, err := r.Run(ctx, newMemSink()); err == nil {
 		t.Fatal("a cancelled run must return an error, not a report")
+	}
+}
+
+func TestCELCostLimitStopsRunawayExpression(t *testing.T) {
+	big := make([]any, 1000)
+	for i := range big {
+		big[i] = i
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, []any{map[string]any{"id": "a", "l": big}})
+	}))
+	defer srv.Close()
+	spec := mustSpec(t, "  - name: s\n    request: {path: /s}\n    emits: bot\n    map: {external_id: r.id, name: \"string(r.l.map(x, r.l.map(y, x * y)).size())\"}\n")
+	sink, _ := run(t, spec, srv.URL, Options{})
+	errs := strings.Join(sink.results["s"].Errors, "\n")
+	if len(sink.recs["s"]) != 0 || !strings.Contains(errs, "field name") || !strings.Contains(errs, "cost limit") {
+		t.Fatalf("a million-step expression must be stopped and reported; records %d, errors %s", len(sink.recs["s"]), errs)
 	}
 }

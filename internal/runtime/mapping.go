@@ -219,20 +219,9 @@ func (m *mapper) mapRecord(act *activation) (*nhi.Record, string, error) {
 	return rec, "", nil
 }
 
-// evalFields evaluates the map: all fields in one program when it can, and
-// field by field when that fails, so the error names its field.
+// evalFields evaluates every map field; an error names its field.
 func (m *mapper) evalFields(act *activation) ([]ref.Val, string, error) {
 	vals := make([]ref.Val, len(m.progs.Fields))
-	if m.progs.Record != nil {
-		if out, _, err := m.progs.Record.Eval(act); err == nil {
-			if mp, ok := out.(traits.Mapper); ok {
-				for i, f := range m.progs.Fields {
-					vals[i] = mp.Get(types.String(f))
-				}
-				return vals, "", nil
-			}
-		}
-	}
 	for i, f := range m.progs.Fields {
 		v, _, err := m.progs.Map[i].Eval(act)
 		if err != nil {
@@ -265,13 +254,18 @@ func strVal(v ref.Val, dst *string) (*string, error) {
 }
 
 func timeVal(v ref.Val, dst *time.Time) (*time.Time, error) {
-	var t *time.Time
-	var err error
 	if s, ok := v.(types.String); ok {
-		t, err = parseTime(string(s))
-	} else {
-		t, err = toTime(native(v))
+		if s == "" {
+			return nil, nil
+		}
+		t, err := parseTime(string(s))
+		if err != nil {
+			return nil, err
+		}
+		*dst = t
+		return dst, nil
 	}
+	t, err := toTime(native(v))
 	if t == nil || err != nil {
 		return nil, err
 	}
@@ -399,6 +393,12 @@ func toStrings(v any) ([]string, error) {
 	case []any:
 		out := make([]string, 0, len(t))
 		for i, x := range t {
+			if s, ok := x.(string); ok { // the common case, without a pointer
+				if s != "" {
+					out = append(out, s)
+				}
+				continue
+			}
 			s, err := toString(x)
 			if err != nil {
 				return nil, fmt.Errorf("element %d: %w", i, err)
@@ -423,7 +423,13 @@ func toTime(v any) (*time.Time, error) {
 	case time.Time:
 		t = x
 	case string:
-		return parseTime(x)
+		if x == "" {
+			return nil, nil
+		}
+		var err error
+		if t, err = parseTime(x); err != nil {
+			return nil, err
+		}
 	case int64:
 		t = epoch(float64(x))
 	case float64:
@@ -435,17 +441,13 @@ func toTime(v any) (*time.Time, error) {
 	return &t, nil
 }
 
-func parseTime(x string) (*time.Time, error) {
-	if x == "" {
-		return nil, nil
-	}
+func parseTime(x string) (time.Time, error) {
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, x); err == nil {
-			t = t.UTC()
-			return &t, nil
+			return t.UTC(), nil
 		}
 	}
-	return nil, fmt.Errorf("%q is not a timestamp (want RFC 3339, such as 2024-05-01T12:00:00Z)", x)
+	return time.Time{}, fmt.Errorf("%q is not a timestamp (want RFC 3339, such as 2024-05-01T12:00:00Z)", x)
 }
 
 // epoch reads Unix seconds, or milliseconds when the value is too large to
@@ -483,6 +485,13 @@ func (m *mapper) toRef(v any) (*nhi.Ref, error) {
 		}
 		v = o["external_id"]
 	}
+	if s, ok := v.(string); ok {
+		if s == "" {
+			return nil, nil
+		}
+		r := nhi.NewRef(m.source, kind, s)
+		return &r, nil
+	}
 	id, err := toString(v)
 	if err != nil || id == nil {
 		return nil, err
@@ -509,6 +518,22 @@ func redactAttributes(a map[string]any) map[string]any {
 				}
 			case map[string]any:
 				out[k] = redactAttributes(t)
+			case []any:
+				l := make([]any, len(t))
+				for i, x := range t {
+					if m, ok := x.(map[string]any); ok {
+						l[i] = redactAttributes(m)
+					} else if s, ok := x.(string); ok {
+						if _, bad := integration.LooksLikeSecret(s); bad {
+							l[i] = Redacted
+						} else {
+							l[i] = s
+						}
+					} else {
+						l[i] = x
+					}
+				}
+				out[k] = l
 			default:
 				out[k] = v
 			}
@@ -516,9 +541,6 @@ func redactAttributes(a map[string]any) map[string]any {
 	}
 	return out
 }
-
-// Redacted replaces a secret value wherever one would be shown or stored.
-const Redacted = "[REDACTED]"
 
 func secretAttrKey(k string) bool {
 	k = strings.ToLower(k)
@@ -528,4 +550,60 @@ func secretAttrKey(k string) bool {
 		}
 	}
 	return k == "token" || k == "key" || k == "value"
+}
+
+// scrubRecord removes the run's own secrets from everything a record will
+// store: a vendor may echo the caller's credential back in a record (a
+// token's "value", a webhook URL carrying a key). An external_id that
+// holds one is an error — redacting it would merge records.
+func scrubRecord(rec *nhi.Record, red *Redactor) error {
+	if red == nil {
+		return nil
+	}
+	if red.String(rec.ExternalID) != rec.ExternalID {
+		return fmt.Errorf("the external_id holds this run's credential; map a different identifier")
+	}
+	for _, p := range []*string{rec.Name, rec.Publisher, rec.Environment} {
+		if p != nil {
+			*p = red.String(*p)
+		}
+	}
+	for i, s := range rec.Scopes {
+		rec.Scopes[i] = red.String(s)
+	}
+	for i := range rec.Relationships {
+		t := &rec.Relationships[i].Target
+		if red.String(t.ExternalID) != t.ExternalID {
+			return fmt.Errorf("relationship %s points at an id that holds this run's credential", rec.Relationships[i].Type)
+		}
+	}
+	for _, ref := range []*nhi.Ref{rec.Owner, rec.Creator} {
+		if ref != nil && red.String(ref.ExternalID) != ref.ExternalID {
+			return fmt.Errorf("owner or creator id holds this run's credential")
+		}
+	}
+	if rec.Attributes != nil {
+		rec.Attributes = scrubValue(rec.Attributes, red).(map[string]any)
+	}
+	return nil
+}
+
+func scrubValue(v any, red *Redactor) any {
+	switch t := v.(type) {
+	case string:
+		return red.String(t)
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[red.String(k)] = scrubValue(x, red)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = scrubValue(x, red)
+		}
+		return out
+	}
+	return v
 }

@@ -15,8 +15,8 @@ import (
 	"sync"
 )
 
-// redacted is what every secret prints as.
-const redacted = "[REDACTED]"
+// Redacted is what every secret prints as.
+const Redacted = "[REDACTED]"
 
 // Secret holds a credential value. Every way of printing, logging or
 // encoding it yields "[REDACTED]"; Reveal is the one way to the value, so
@@ -45,10 +45,10 @@ func (s Secret) Reveal() string {
 func (s Secret) IsZero() bool { return s.Reveal() == "" }
 
 // String implements fmt.Stringer.
-func (s Secret) String() string { return redacted }
+func (s Secret) String() string { return Redacted }
 
 // GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return "runtime.Secret(" + redacted + ")" }
+func (s Secret) GoString() string { return "runtime.Secret(" + Redacted + ")" }
 
 // Format implements fmt.Formatter so that every verb (%d, %x, %q …), not
 // only %v and %s, redacts.
@@ -57,20 +57,20 @@ func (s Secret) Format(f fmt.State, verb rune) {
 	case verb == 'v' && f.Flag('#'):
 		_, _ = io.WriteString(f, s.GoString())
 	case verb == 'q':
-		_, _ = io.WriteString(f, strconv.Quote(redacted))
+		_, _ = io.WriteString(f, strconv.Quote(Redacted))
 	default:
-		_, _ = io.WriteString(f, redacted)
+		_, _ = io.WriteString(f, Redacted)
 	}
 }
 
 // MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
 // MarshalText implements encoding.TextMarshaler (YAML, slog text, map keys).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 
 // LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+func (s Secret) LogValue() slog.Value { return slog.StringValue(Redacted) }
 
 // SecretResolver turns a credential reference (auth.credential, a name)
 // into its value. The vault implements it in production; EnvResolver serves
@@ -178,7 +178,7 @@ func (r *Redactor) Add(values ...string) {
 	})
 	pairs := make([]string, 0, 2*len(all))
 	for _, v := range all {
-		pairs = append(pairs, v, redacted)
+		pairs = append(pairs, v, Redacted)
 	}
 	r.repl = strings.NewReplacer(pairs...)
 }
@@ -217,7 +217,7 @@ func (r *Redactor) String(s string) string {
 	return repl.Replace(s)
 }
 
-// Error returns an error whose message is err's, redacted, and that still
+// Error returns an error whose message is err's, Redacted, and that still
 // unwraps to err so errors.Is and errors.As keep working. Code that digs
 // the original out with errors.As (a *url.Error's URL, say) gets the
 // unredacted original and must redact what it prints itself.

@@ -223,14 +223,14 @@ func TestRedactorError(t *testing.T) {
 		Err: fmt.Errorf("dial: %w", context.DeadlineExceeded)}
 	err := r.Error(uerr)
 	for _, s := range []string{err.Error(), fmt.Sprintf("%v %+v %#v %s %q", err, err, err, err, err)} {
-		assertNoSecret(t, "redacted url.Error", s, testSecretValue)
+		assertNoSecret(t, "Redacted url.Error", s, testSecretValue)
 	}
 	if !strings.Contains(err.Error(), "api_key=[REDACTED]") {
 		t.Errorf("Error() = %q", err)
 	}
 	var ue *url.Error
 	if !errors.As(err, &ue) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Error("redacted error no longer unwraps")
+		t.Error("Redacted error no longer unwraps")
 	}
 	// Redacting twice does not nest, and picks up values added since.
 	r.Add("added-later-secret")
@@ -239,7 +239,7 @@ func TestRedactorError(t *testing.T) {
 		t.Errorf("Error() = %q", err2)
 	}
 	if _, nested := errors.Unwrap(err2).(*redactedError); nested {
-		t.Error("redacted error nests")
+		t.Error("Redacted error nests")
 	}
 }
 
