@@ -116,8 +116,9 @@ func TestRefusedStreamKeepsEntitiesUnverified(t *testing.T) {
 			faults: map[string]int{demo.StreamServiceAccounts: 403},
 			want: map[string]streamWant{
 				demo.StreamServiceAccounts: {store.Denied, store.Unverified},
-				// The children never ran: nothing about them is known.
-				demo.StreamServiceAccountKeys: {store.Partial, store.Present},
+				// The children never ran: what could not be seen above
+				// cannot be verified below, so they are unverified too.
+				demo.StreamServiceAccountKeys: {store.Denied, store.Unverified},
 			},
 			wantRun: store.RunPartial, wantCode: 3,
 		},
@@ -128,12 +129,10 @@ func TestRefusedStreamKeepsEntitiesUnverified(t *testing.T) {
 			want: map[string]streamWant{
 				demo.StreamUsers:              {store.Denied, store.Unverified},
 				demo.StreamServiceAccounts:    {store.Denied, store.Unverified},
-				demo.StreamServiceAccountKeys: {store.Partial, store.Present},
+				demo.StreamServiceAccountKeys: {store.Denied, store.Unverified},
 				demo.StreamWebhooks:           {store.Denied, store.Unverified},
 			},
-			// Not pinned: partial today (the never-run child counts as
-			// partial), though nothing at all was read.
-			wantRun: "", wantCode: 3,
+			wantRun: store.RunFailed, wantCode: 3,
 		},
 	}
 

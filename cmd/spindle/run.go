@@ -57,6 +57,7 @@ the run finished but a stream was partial, denied or failed, 1 on errors.`,
 			if err != nil {
 				return &exitError{2, err}
 			}
+
 			var secrets runtime.SecretResolver
 			if f.credentialEnv != "" {
 				secrets = runtime.EnvResolver{Default: f.credentialEnv}
@@ -68,7 +69,7 @@ the run finished but a stream was partial, denied or failed, 1 on errors.`,
 	c.Flags().StringArrayVar(&f.config, "config", nil, "a connection.config input as NAME=VALUE (repeatable)")
 	c.Flags().StringVar(&f.credentialEnv, "credential-env", "", "environment variable holding the secret for connection.auth")
 	c.Flags().StringVar(&f.out, "out", "", "also write records as JSON Lines to this file (- for stdout)")
-	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log each retry and wait")
+	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log each request and retry (credentials redacted)")
 	return c
 }
 
@@ -93,6 +94,9 @@ func specDigest(raw []byte) string {
 // execRun runs a loaded spec into the store and/or JSON Lines, with
 // progress on stderr and a summary on stdout.
 func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runtime.Options, f runFlags) error {
+	if f.out == "-" && a.jsonOut {
+		return &exitError{2, fmt.Errorf("--out - and --json both write to stdout; write the records to a file")}
+	}
 	red := opts.Redactor
 	if red == nil {
 		red = runtime.NewRedactor()

@@ -75,13 +75,17 @@ func (s *Spec) Stream(name string) *Stream {
 	return nil
 }
 
-func baseEnv() (*cel.Env, error) {
-	return cel.NewEnv(
-		cel.Variable(VarRecord, cel.DynType),
+// libraries are the CEL extensions every expression may use.
+func libraries() []cel.EnvOption {
+	return []cel.EnvOption{
 		cel.Variable(VarConfig, cel.MapType(cel.StringType, cel.StringType)),
-		ext.Strings(), ext.Lists(), ext.Math(), ext.Encoders(),
-		cel.OptionalTypes(),
-	)
+		ext.Strings(), ext.Lists(), ext.Math(), ext.Encoders(), cel.OptionalTypes(),
+	}
+}
+
+// baseEnv is the environment of map and relationship expressions.
+func baseEnv() (*cel.Env, error) {
+	return cel.NewEnv(append(libraries(), cel.Variable(VarRecord, cel.DynType))...)
 }
 
 // programOptions bounds an expression's cost. When the static estimate
@@ -137,7 +141,9 @@ func compileSpec(spec *Spec) (*Compiled, []celIssue) {
 			issues = append(issues, celIssue{sp + ".for_each.as", err.Error()})
 			continue
 		}
-		bodyEnv, err := recEnv.Extend(cel.Variable(VarBody, cel.DynType), cel.Variable(VarStatus, cel.IntType))
+		// error_when sees the page, not a record: no r.
+		bodyOpts := append(libraries(), cel.Variable(VarBody, cel.DynType), cel.Variable(VarStatus, cel.IntType))
+		bodyEnv, err := cel.NewEnv(append(bodyOpts, opts...)...)
 		if err != nil {
 			issues = append(issues, celIssue{sp, err.Error()})
 			continue

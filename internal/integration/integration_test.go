@@ -84,6 +84,8 @@ func TestBadSpecs(t *testing.T) {
 		{"secret in config default", "subdomain: {required: true, description: \"tenant\"}", "subdomain: {required: true, description: \"tenant\"}\n    client_secret: {default: \"q8Zr2LkP0vN7xTyB4mWc9sJd1HfG6aEu\"}", "SPX-P004", "client_secret", "secret"},
 		{"credential outside auth", "headers: {Accept: application/json}", "headers: {Accept: application/json, X-Client-Secret: \"{config.subdomain}\"}", "SPX-P003", "X-Client-Secret", "outside connection.auth"},
 		{"credential_type is a map field", "      created_at: r.created", "      created_at: r.created\n      credential_type: \"'static'\"", "", "", ""},
+		{"query in path", "request: {path: /apps}", "request: {path: \"/apps?limit=5\"}", "SPX-P002", "/apps?limit=5", "request.query"},
+		{"prefix on bearer", "    type: api_key\n", "    type: bearer\n", "SPX-S016", "prefix: \"SSWS \"", "prefix applies only to api_key"},
 		{"oauth2 needs token url", "    type: api_key\n", "    type: oauth2_client_credentials\n", "SPX-S016", "", "token_url"},
 		{"base url not absolute", "base_url: https://{config.subdomain}.example.com/api", "base_url: /api", "SPX-S017", "base_url: /api", "absolute"},
 		{"plaintext warning only", "base_url: https://{config.subdomain}.example.com/api", "base_url: http://{config.subdomain}.example.com/api", "", "", ""},
@@ -245,13 +247,13 @@ func TestSchemaMatchesTypes(t *testing.T) {
 }
 
 func TestDurationText(t *testing.T) {
-	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "1.5d": 36 * time.Hour, "30s": 30 * time.Second, "250ms": 250 * time.Millisecond} {
+	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "1.5d": 36 * time.Hour, "30s": 30 * time.Second, "250ms": 250 * time.Millisecond, "1d12h": 36 * time.Hour, "2d30m": 48*time.Hour + 30*time.Minute} {
 		d, err := ParseDuration(in)
 		if err != nil || d.Std() != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, d, err, want)
 		}
 	}
-	for _, bad := range []string{"", "d", "-1d", "ten", "-5s"} {
+	for _, bad := range []string{"", "d", "-1d", "ten", "-5s", "1d-5s", "1e2d", "5sd"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}

@@ -121,6 +121,9 @@ func (l *linter) structure(s *Spec) {
 	if a.In == "query" && a.Type != AuthAPIKey {
 		l.add("SPX-S016", "$.connection.auth.in", "only api_key may be sent in the query")
 	}
+	if a.Prefix != "" && a.Type != AuthAPIKey {
+		l.add("SPX-S016", "$.connection.auth.prefix", "prefix applies only to api_key; %s sets its own scheme", a.Type)
+	}
 	l.templates(s, "$.connection.auth.username", a.Username, nil)
 	l.templates(s, "$.connection.auth.client_id", a.ClientID, nil)
 	l.templates(s, "$.connection.auth.token_url", a.TokenURL, nil)
@@ -223,7 +226,7 @@ func (l *linter) pagination(path string, p *Pagination) {
 		need("limit_param", p.LimitParam)
 		need("offset_param", p.OffsetParam)
 		if p.PageSize == 0 {
-			l.add("SPX-S013", path, "offset paging needs page_size: the offset advances by it")
+			l.add("SPX-S013", path, "offset paging needs page_size: it is the limit sent, and a page shorter than it ends the list")
 		}
 	case PagePageNumber:
 		need("page_param", p.PageParam)
@@ -303,7 +306,9 @@ func (l *linter) policy(s *Spec) {
 			l.add("SPX-P001", sp+".request.body", "a GET request takes no body")
 		}
 		p := st.Request.Path
-		if u, err := url.Parse(p); err != nil || u.IsAbs() || u.Host != "" || strings.HasPrefix(p, "//") {
+		if strings.ContainsAny(p, "?#") {
+			l.add("SPX-P002", sp+".request.path", "path %q holds a query or fragment; put query parameters in request.query", p)
+		} else if u, err := url.Parse(p); err != nil || u.IsAbs() || u.Host != "" || strings.HasPrefix(p, "//") {
 			l.add("SPX-P002", sp+".request.path", "path %q must be relative to base_url (such as /users); a spec may contact only its base URL's host", p)
 		} else if !strings.HasPrefix(p, "/") {
 			l.add("SPX-P002", sp+".request.path", "path %q must start with /", p)
@@ -353,7 +358,7 @@ func (l *linter) secrets() {
 		}
 		if path == "$.connection.auth.credential" {
 			if reason, ok := LooksLikeSecret(val); ok {
-				l.add("SPX-P004", path, "credential must name a vault entry, but this looks like a secret value (%s); remove it, rotate it, and store it with `spindle credential set`", reason)
+				l.add("SPX-P004", path, "credential must name a vault entry, but this looks like a secret value (%s); remove it, rotate it, and keep it where the run's credential source reads it (such as --credential-env)", reason)
 			}
 			return
 		}

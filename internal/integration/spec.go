@@ -221,21 +221,27 @@ func (r Request) MethodOrGet() string {
 // itself back as text.
 type Duration time.Duration
 
-// ParseDuration reads Go durations plus a "d" (24h) unit.
+// ParseDuration reads Go durations with an optional leading number of days
+// ("90d", "1d12h", "30s"), the same shapes the JSON Schema accepts.
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseFloat(d, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("duration %q: want a number of days such as 90d", s)
+	bad := fmt.Errorf("duration %q: want a duration such as 30s, 5m, 12h, 90d or 1d12h", s)
+	var days float64
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		n, err := strconv.ParseFloat(s[:i], 64)
+		if err != nil || n < 0 || strings.ContainsAny(s[:i], "+-eE") {
+			return 0, bad
 		}
-		return Duration(n * float64(24*time.Hour)), nil
+		days, s = n, s[i+1:]
+		if s == "" {
+			return Duration(days * float64(24*time.Hour)), nil
+		}
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("duration %q: want a duration such as 30s, 5m, 12h or 90d", s)
+	if err != nil || d < 0 || strings.HasPrefix(s, "-") {
+		return 0, bad
 	}
-	return Duration(d), nil
+	return Duration(days*float64(24*time.Hour)) + Duration(d), nil
 }
 
 func (d Duration) String() string {

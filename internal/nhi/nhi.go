@@ -135,7 +135,7 @@ type Relationship struct {
 }
 
 // Record is one canonical entity. Pointer fields are nullable: missing is
-// null, never "" (Normalize enforces it).
+// null, never "" (the runtime's mapping turns "" into null).
 type Record struct {
 	ID             string          `json:"id"`
 	Source         string          `json:"source"`

@@ -166,8 +166,23 @@ func resolveConfig(spec *integration.Spec, given map[string]string) (map[string]
 	return out, nil
 }
 
+// expandURL fills a base or token URL's templates. A config value there may
+// only hold host-name and path-segment characters: a value such as
+// "evil.example/#" would otherwise move the request, and the credential,
+// to another host.
 func (r *Runner) expandURL(raw string) (*url.URL, error) {
-	s, err := integration.Expand(raw, r.lookupConfig, nil)
+	s, err := integration.Expand(raw, func(ref string) (string, error) {
+		v, err := r.lookupConfig(ref)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range v {
+			if !(c == '.' || c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return "", fmt.Errorf("{%s} = %q: a value used in a URL may hold only letters, digits, '.', '-' and '_'", ref, v)
+			}
+		}
+		return v, nil
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +204,32 @@ func (r *Runner) lookupConfig(ref string) (string, error) {
 		return "", fmt.Errorf("{%s}: config %q has no value: pass --config %s=VALUE", ref, name, name)
 	}
 	return v, nil
+}
+
+// tokenURL resolves the oauth2 token URL: a path joins the base URL; an
+// absolute URL on the spec's own host follows a --base-url override to the
+// same place, so a sandbox or test run never sends the client secret to
+// the production token host.
+func (r *Runner) tokenURL(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		p, err := integration.Expand(raw, r.lookupConfig, url.PathEscape)
+		if err != nil {
+			return nil, err
+		}
+		return r.base.JoinPath(p), nil
+	}
+	u, err := r.expandURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if r.opts.BaseURL != "" {
+		specBase, err := r.expandURL(r.spec.Connection.BaseURL)
+		if err != nil || !strings.EqualFold(specBase.Host, u.Host) {
+			return nil, fmt.Errorf("%s is not on the base URL's host; with --base-url the token URL must follow it", u.Redacted())
+		}
+		u.Scheme, u.Host = r.base.Scheme, r.base.Host
+	}
+	return u, nil
 }
 
 type retryCounter struct{}
@@ -214,16 +255,9 @@ func (r *Runner) buildClient(ctx context.Context) (*http.Client, error) {
 	var tokenURL string
 	var tokenHost *url.URL
 	if a.Type == integration.AuthOAuth2ClientCredentials {
-		tu, err := integration.Expand(a.TokenURL, r.lookupConfig, nil)
+		u, err := r.tokenURL(a.TokenURL)
 		if err != nil {
 			return nil, fmt.Errorf("connection.auth.token_url: %w", err)
-		}
-		u, err := r.base.Parse(tu)
-		if err != nil {
-			return nil, fmt.Errorf("connection.auth.token_url %q: %v", tu, err)
-		}
-		if !u.IsAbs() || !strings.HasPrefix(tu, "http") {
-			u = r.base.JoinPath(tu)
 		}
 		tokenURL, tokenHost = u.String(), u
 	}
@@ -263,6 +297,8 @@ func (r *Runner) buildClient(ctx context.Context) (*http.Client, error) {
 	if err != nil {
 		return nil, r.red.Error(err)
 	}
+	// Above auth: the log sees each attempt without the credential on it.
+	rt = NewRequestLog(rt, r.log, r.red)
 	maxWait := 5 * time.Minute
 	if d.Retry != nil && d.Retry.MaxWait != 0 {
 		maxWait = d.Retry.MaxWait.Std()
@@ -300,8 +336,11 @@ type streamRun struct {
 	walks, complete, denied, failed int
 	parentIncomplete, recordErrs    bool
 	errCount                        int
-	sem                             chan struct{}
-	wg                              sync.WaitGroup
+	// parentResult is the worst result of a parent walk, which decides
+	// the outcome of a child that never ran.
+	parentResult walkResult
+	sem          chan struct{}
+	wg           sync.WaitGroup
 }
 
 const maxErrorsKept = 20
@@ -322,6 +361,17 @@ func (s *streamRun) outcome() store.Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case s.walks == 0 && s.parentIncomplete:
+		// Never ran: what could not be seen above cannot be seen here.
+		// A refused parent makes its children unverifiable too.
+		switch s.parentResult {
+		case walkDenied:
+			return store.Denied
+		case walkFailed:
+			return store.Failed
+		default:
+			return store.Partial
+		}
 	case s.walks > 0 && s.denied == s.walks && !s.parentIncomplete:
 		return store.Denied
 	case s.walks > 0 && s.failed+s.denied == s.walks && s.failed > 0:
@@ -391,35 +441,17 @@ func (r *Runner) Run(ctx context.Context, sink Sink) (*Report, error) {
 		}
 	}
 	rep.FinishedAt = r.opts.Now().UTC()
-	rep.Status = runStatus(rep.Streams)
+	rep.Status = store.RunStatus(rep.Streams)
 	return rep, nil
-}
-
-// runStatus: ok when every stream completed; failed when none did and
-// nothing was read (a child of a refused parent is partial, not failed, so
-// counting failed streams alone would call a wholly refused run partial).
-func runStatus(streams []store.StreamResult) string {
-	ok, records := 0, 0
-	for _, s := range streams {
-		if s.Outcome == store.Complete {
-			ok++
-		}
-		records += s.Records
-	}
-	switch {
-	case ok == len(streams):
-		return "ok"
-	case ok == 0 && records == 0:
-		return "failed"
-	default:
-		return "partial"
-	}
 }
 
 func (r *Runner) finish(sr *streamRun) store.StreamResult {
 	sr.res.Outcome = sr.outcome()
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
+	if sr.walks == 0 && sr.parentIncomplete && sr.st.ForEach != nil {
+		sr.res.Errors = append(sr.res.Errors, fmt.Sprintf("not read: its for_each parent %s did not complete, so its records could not be checked", sr.st.ForEach.Stream))
+	}
 	sr.res.Retries = int(sr.retries.Load())
 	if !sr.start.IsZero() {
 		sr.res.Duration = time.Since(sr.start)
@@ -479,17 +511,20 @@ func (x *execution) walk(ctx context.Context, sr *streamRun, parent *parentCtx) 
 	if res != walkComplete {
 		// The children did not see every parent record.
 		for _, c := range r.children[sr.st.Name] {
-			markIncomplete(runs, r.children, runs[c.Name])
+			markIncomplete(runs, r.children, runs[c.Name], res)
 		}
 	}
 }
 
-func markIncomplete(runs map[string]*streamRun, children map[string][]*integration.Stream, sr *streamRun) {
+func markIncomplete(runs map[string]*streamRun, children map[string][]*integration.Stream, sr *streamRun, res walkResult) {
 	sr.mu.Lock()
 	sr.parentIncomplete = true
+	if res > sr.parentResult {
+		sr.parentResult = res
+	}
 	sr.mu.Unlock()
 	for _, c := range children[sr.st.Name] {
-		markIncomplete(runs, children, runs[c.Name])
+		markIncomplete(runs, children, runs[c.Name], res)
 	}
 }
 
@@ -639,19 +674,31 @@ func (x *execution) emit(ctx context.Context, sr *streamRun, act *activation, pa
 				err = scrubRecord(rec, r.red)
 			}
 			if err != nil {
+				if field == "" {
+					field = "(record)"
+				}
 				me := &MappingError{Stream: st.Name, Page: page, Index: i, Field: field, Err: err}
 				sr.addError(r.red.String(me.Error()))
 				sr.mu.Lock()
 				sr.recordErrs = true
 				sr.mu.Unlock()
 			} else {
-				if err := r.sinkPut(ctx, x.sink, st.Name, rec); err != nil {
+				err := r.sinkPut(ctx, x.sink, st.Name, rec)
+				switch {
+				case errors.Is(err, store.ErrInvalidRecord):
+					// Refused before any write: report it like a mapping error.
+					sr.addError(r.red.String(fmt.Sprintf("stream %s, page %d, record %d: %v", st.Name, page, i, err)))
+					sr.mu.Lock()
+					sr.recordErrs = true
+					sr.mu.Unlock()
+				case err != nil:
 					x.cancel(fmt.Errorf("storing stream %s: %w", st.Name, err))
 					return false
+				default:
+					sr.mu.Lock()
+					sr.res.Records++
+					sr.mu.Unlock()
 				}
-				sr.mu.Lock()
-				sr.res.Records++
-				sr.mu.Unlock()
 			}
 		}
 		for _, c := range r.children[st.Name] {
@@ -779,7 +826,7 @@ func (r *Runner) bodyError(st *integration.Stream, act *activation, doc any, sta
 		return "", false
 	}
 	a := *act
-	a.body, a.status = doc, int64(status)
+	a.rec, a.body, a.status = nil, doc, int64(status)
 	out, _, err := p.ErrorWhen.Eval(&a)
 	if err != nil {
 		return "error_when could not be evaluated: " + err.Error(), true

@@ -521,3 +521,46 @@ func TestCELCostLimitStopsRunawayExpression(t *testing.T) {
 		t.Fatalf("a million-step expression must be stopped and reported; records %d, errors %s", len(sink.recs["s"]), errs)
 	}
 }
+
+func TestConfigCannotMoveTheHost(t *testing.T) {
+	spec := mustSpec(t, "  - name: s\n    request: {path: /s}\n"+keyMap)
+	spec.Connection.BaseURL = "https://{config.tenant}.example.com/api"
+	spec.Connection.Config = map[string]integration.ConfigVar{"tenant": {Required: true}}
+	for _, v := range []string{"evil.example/#", "a@evil.example", "x:1", "a/b", "a?b"} {
+		_, err := New(context.Background(), spec, Options{Config: map[string]string{"tenant": v}})
+		if err == nil || !strings.Contains(err.Error(), "may hold only") {
+			t.Errorf("tenant %q: err = %v, want a refusal", v, err)
+		}
+	}
+	if _, err := New(context.Background(), spec, Options{Config: map[string]string{"tenant": "acme-1.eu"}}); err != nil {
+		t.Errorf("a plain tenant name was refused: %v", err)
+	}
+}
+
+// With --base-url, an absolute token_url on the spec's host follows the
+// override: the client secret never goes to the production token host.
+func TestTokenURLFollowsBaseURLOverride(t *testing.T) {
+	var tokenCalls atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		tokenCalls.Add(1)
+		writeJSON(w, map[string]any{"access_token": "tok-abcdef", "token_type": "bearer", "expires_in": 3600})
+	})
+	mux.HandleFunc("/api/s", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok-abcdef" {
+			http.Error(w, "no", 401)
+			return
+		}
+		writeJSON(w, page(0, 2, 2))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	spec := mustSpec(t, "  - name: s\n    request: {path: /s}\n"+keyMap)
+	spec.Connection.BaseURL = "https://api.example.com/api"
+	spec.Connection.Auth = integration.Auth{Type: integration.AuthOAuth2ClientCredentials, Credential: "c",
+		ClientID: "client-1", TokenURL: "https://api.example.com/oauth2/token"}
+	sink, _ := run(t, spec, srv.URL+"/api", Options{Secrets: EnvResolver{Default: "X", Lookup: func(string) (string, bool) { return "client-secret-value", true }}})
+	if res := sink.results["s"]; res.Outcome != store.Complete || tokenCalls.Load() != 1 {
+		t.Fatalf("outcome %s, token calls %d, errors %v", res.Outcome, tokenCalls.Load(), res.Errors)
+	}
+}

@@ -75,8 +75,12 @@ func (pg *pager) next(cur *url.URL, resp *http.Response, body any, n int) (*url.
 		}
 	}
 	if p.TotalField != "" {
-		if v, ok := lookup(body, p.TotalField); ok {
-			if total, isInt := v.(int64); isInt && pg.fetched >= total {
+		if v, ok := lookup(body, p.TotalField); ok && v != nil {
+			total, isInt := v.(int64)
+			if !isInt {
+				return nil, fmt.Errorf("pagination total_field %q holds %s, want an integer", p.TotalField, typeName(v))
+			}
+			if pg.fetched >= total {
 				return nil, nil
 			}
 		}

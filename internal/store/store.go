@@ -8,6 +8,7 @@
 package store
 
 import (
+	"errors"
 	"context"
 	"time"
 
@@ -72,9 +73,9 @@ const (
 )
 
 // RunStatus derives a run's status from its streams, the same way for every
-// implementation: ok when every stream completed (or there were none),
-// failed when none delivered anything trustworthy (every stream failed or
-// was denied), partial otherwise.
+// implementation and for the runtime's report: ok when every stream
+// completed (or there were none), failed when none delivered anything
+// trustworthy (every stream failed or was denied), partial otherwise.
 func RunStatus(streams []StreamResult) string {
 	complete, bad := 0, 0
 	for _, s := range streams {
@@ -94,6 +95,10 @@ func RunStatus(streams []StreamResult) string {
 		return RunPartial
 	}
 }
+
+// ErrInvalidRecord marks a record a store refused before writing anything:
+// the run stays usable, and the record is reported like a mapping error.
+var ErrInvalidRecord = errors.New("invalid record")
 
 // Run is a recorded sync run.
 type Run struct {

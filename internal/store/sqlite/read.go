@@ -63,31 +63,32 @@ func (s *Store) entities(ctx context.Context, q store.Query) ([]store.Entity, er
 
 	var out []store.Entity
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, source, kind, external_id, stream, record, first_seen, last_seen, presence, presence_since FROM entities`+selected, args...)
+		rows, err := tx.QueryContext(ctx, `SELECT seq, id, source, kind, external_id, stream, record, first_seen, last_seen, presence, presence_since FROM entities`+selected, args...)
 		if err != nil {
 			return fmt.Errorf("store: list entities: %w", err)
 		}
 		defer rows.Close()
-		index := map[string]int{}
+		index := map[int64]int{}
 		for rows.Next() {
 			var (
 				e                                 store.Entity
+				seq                               int64
 				id, source, kind, externalID, doc string
 				firstSeen, lastSeen, presenceFrom int64
-				sr                                storedRecord
 			)
-			if err := rows.Scan(&id, &source, &kind, &externalID, &e.Stream, &doc, &firstSeen, &lastSeen, &e.Presence, &presenceFrom); err != nil {
+			if err := rows.Scan(&seq, &id, &source, &kind, &externalID, &e.Stream, &doc, &firstSeen, &lastSeen, &e.Presence, &presenceFrom); err != nil {
 				return fmt.Errorf("store: read entity: %w", err)
 			}
-			if err := json.Unmarshal([]byte(doc), &sr); err != nil {
+			rec, err := decodeStored(doc)
+			if err != nil {
 				return fmt.Errorf("store: entity %s has a corrupt record (restore the database from a backup): %w", id, err)
 			}
-			e.Record = nhi.Record(sr)
+			e.Record = rec
 			e.ID, e.Source, e.Kind, e.ExternalID = id, source, nhi.Kind(kind), externalID
 			fs, ls := fromNanos(firstSeen), fromNanos(lastSeen)
 			e.FirstSeen, e.LastSeen = &fs, &ls
 			e.PresenceSince = fromNanos(presenceFrom)
-			index[id] = len(out)
+			index[seq] = len(out)
 			out = append(out, e)
 		}
 		if err := rows.Err(); err != nil {
@@ -106,18 +107,19 @@ func (s *Store) entities(ctx context.Context, q store.Query) ([]store.Entity, er
 
 // relationshipsOf fills in the relationships of the entities selected by
 // the same conditions, in one query rather than one per entity.
-func relationshipsOf(ctx context.Context, tx *sql.Tx, out []store.Entity, index map[string]int, selected string, args []any) error {
+func relationshipsOf(ctx context.Context, tx *sql.Tx, out []store.Entity, index map[int64]int, selected string, args []any) error {
 	rows, err := tx.QueryContext(ctx, `
-SELECT from_id, type, target_id, target_kind, target_external_id, privilege, first_seen, last_seen
-FROM relationships WHERE from_id IN (SELECT id FROM entities`+selected+`)
-ORDER BY from_id, ord`, args...)
+SELECT from_seq, type, target_id, target_kind, target_external_id, privilege, first_seen, last_seen
+FROM relationships WHERE from_seq IN (SELECT seq FROM entities`+selected+`)
+ORDER BY from_seq, ord`, args...)
 	if err != nil {
 		return fmt.Errorf("store: list relationships: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			from, typ, kind     string
+			from                int64
+			typ, kind           string
 			rel                 nhi.Relationship
 			priv                sql.NullString
 			firstSeen, lastSeen int64

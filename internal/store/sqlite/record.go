@@ -1,9 +1,12 @@
 package sqlite
 
 import (
+	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/spindlehq/spindle/internal/nhi"
+	"github.com/spindlehq/spindle/internal/store"
 )
 
 // storedRecord is nhi.Record as stored in entities.record. It has exactly
@@ -41,7 +44,8 @@ type storedRecord struct {
 }
 
 // toStored is the stored form of rec: its times in UTC, relationships
-// reduced to nil-or-empty. rec is not modified.
+// reduced to nil-or-empty, attributes' floats marked as such. rec is not
+// modified.
 func toStored(rec *nhi.Record) storedRecord {
 	s := storedRecord(*rec)
 	for _, t := range []**time.Time{&s.CreatedAt, &s.UpdatedAt, &s.LastUsedAt, &s.ExpiresAt, &s.LastRotatedAt} {
@@ -53,5 +57,21 @@ func toStored(rec *nhi.Record) storedRecord {
 	if s.Relationships != nil {
 		s.Relationships = []nhi.Relationship{}
 	}
+	s.Attributes = store.AttributesForJSON(s.Attributes) // int64 and float64 stay apart
 	return s
+}
+
+// decodeStored parses entities.record back into a record (ID, source, kind,
+// external id and first/last_seen are the caller's to fill from columns).
+func decodeStored(doc string) (nhi.Record, error) {
+	var s storedRecord
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber() // only attributes hold untyped numbers
+	if err := dec.Decode(&s); err != nil {
+		return nhi.Record{}, err
+	}
+	if s.Attributes != nil {
+		store.AttributesFromJSON(s.Attributes)
+	}
+	return nhi.Record(s), nil
 }

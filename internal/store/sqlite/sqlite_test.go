@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,6 +175,10 @@ func TestRunsAreSerialised(t *testing.T) {
 	s2, err := st.BeginSync(next, "acme", "", at.Add(2*time.Hour))
 	if err != nil {
 		t.Fatalf("BeginSync after a cancelled run: %v", err)
+	}
+	// s2 holds the write lock, so the cancelled run's transaction is over.
+	if err := s.Put(ctx, "keys", testRecord("acme", 3)); err == nil || !strings.Contains(err.Error(), "context") {
+		t.Errorf("Put into a run whose context ended: %v, want an error saying why", err)
 	}
 	s2.Rollback()
 	if err := s.Rollback(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spindlehq/spindle/internal/nhi"
@@ -28,12 +29,13 @@ ON CONFLICT (id) DO UPDATE SET
 	last_seen      = max(entities.last_seen, excluded.last_seen),
 	presence_since = CASE WHEN entities.presence = 'present' THEN entities.presence_since ELSE excluded.presence_since END,
 	presence       = 'present',
-	last_run_id    = excluded.last_run_id`
+	last_run_id    = excluded.last_run_id
+RETURNING seq`
 
 	upsertRelSQL = `
-INSERT INTO relationships (from_id, type, target_id, target_kind, target_external_id, privilege, ord, first_seen, last_seen, put_seq)
+INSERT INTO relationships (from_seq, type, target_id, target_kind, target_external_id, privilege, ord, first_seen, last_seen, put_seq)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (from_id, type, target_id) DO UPDATE SET
+ON CONFLICT (from_seq, type, target_id) DO UPDATE SET
 	target_kind        = excluded.target_kind,
 	target_external_id = excluded.target_external_id,
 	privilege          = excluded.privilege,
@@ -43,7 +45,7 @@ ON CONFLICT (from_id, type, target_id) DO UPDATE SET
 	put_seq            = excluded.put_seq`
 
 	// Relationships this Put did not report are the ones it replaced.
-	deleteStaleRelsSQL = `DELETE FROM relationships WHERE from_id = ? AND put_seq <> ?`
+	deleteStaleRelsSQL = `DELETE FROM relationships WHERE from_seq = ? AND put_seq <> ?`
 
 	// One UPDATE per stream end, however many entities the stream has:
 	// "not Put in this run" is last_run_id, kept in the row by Put.
@@ -74,6 +76,7 @@ type syncRun struct {
 	runID     int64
 	release   func() // gives the writer slot back; idempotent
 	stopWatch func() bool
+	ctxEnded  atomic.Bool // BeginSync's context ended: database/sql rolled the run back
 
 	upsertEntity, upsertRel, deleteStaleRels, markGone, markUnverified, insertStream *sql.Stmt
 
@@ -128,7 +131,10 @@ func (s *Store) beginSync(ctx context.Context, source, digest string, startedAt 
 	r.enc.SetEscapeHTML(false)
 	// database/sql rolls the transaction back when ctx ends; give the
 	// writer slot back then too, even if the caller never calls Rollback.
-	r.stopWatch = context.AfterFunc(ctx, r.release)
+	r.stopWatch = context.AfterFunc(ctx, func() {
+		r.ctxEnded.Store(true)
+		r.release()
+	})
 	return r, nil
 }
 
@@ -136,16 +142,16 @@ func (s *Store) beginSync(ctx context.Context, source, digest string, startedAt 
 func (r *syncRun) Put(ctx context.Context, stream string, rec *nhi.Record) error {
 	switch {
 	case rec == nil:
-		return fmt.Errorf("store: stream %q: Put of a nil record", stream)
+		return fmt.Errorf("store: stream %q: Put of a nil record: %w", stream, store.ErrInvalidRecord)
 	case stream == "":
-		return fmt.Errorf("store: record %s/%s: Put needs the name of the stream that read it", rec.Kind, rec.ExternalID)
+		return fmt.Errorf("store: record %s/%s: Put needs the name of the stream that read it: %w", rec.Kind, rec.ExternalID, store.ErrInvalidRecord)
 	}
 	if err := rec.Validate(); err != nil {
-		return fmt.Errorf("store: stream %q: record %s/%s rejected, fix the integration's mapping: %w", stream, rec.Kind, rec.ExternalID, err)
+		return fmt.Errorf("store: stream %q: record %s/%s rejected, fix the integration's mapping: %w (%w)", stream, rec.Kind, rec.ExternalID, err, store.ErrInvalidRecord)
 	}
 	if rec.Source != r.source {
-		return fmt.Errorf("store: stream %q: record %s/%s has source %q but this run syncs %q; map it with the run's source",
-			stream, rec.Kind, rec.ExternalID, rec.Source, r.source)
+		return fmt.Errorf("store: stream %q: record %s/%s has source %q but this run syncs %q; map it with the run's source: %w",
+			stream, rec.Kind, rec.ExternalID, rec.Source, r.source, store.ErrInvalidRecord)
 	}
 
 	r.mu.Lock()
@@ -157,9 +163,10 @@ func (r *syncRun) Put(ctx context.Context, stream string, rec *nhi.Record) error
 	if err != nil {
 		return fmt.Errorf("store: stream %q: record %s/%s cannot be stored as JSON (check its attributes): %w", stream, rec.Kind, rec.ExternalID, err)
 	}
-	if _, err := r.upsertEntity.ExecContext(ctx, rec.ID, rec.Source, string(rec.Kind), rec.ExternalID, stream, doc,
-		r.started, r.started, r.started, r.runID); err != nil {
-		return fmt.Errorf("store: put %s/%s: %w", rec.Kind, rec.ExternalID, err)
+	var entity int64
+	if err := r.upsertEntity.QueryRowContext(ctx, rec.ID, rec.Source, string(rec.Kind), rec.ExternalID, stream, doc,
+		r.started, r.started, r.started, r.runID).Scan(&entity); err != nil {
+		return r.txErr(fmt.Sprintf("put %s/%s", rec.Kind, rec.ExternalID), err)
 	}
 	// put_seq is unique per Put across all runs (run ids only grow), so the
 	// relationships this Put did not touch are exactly those with another.
@@ -170,13 +177,13 @@ func (r *syncRun) Put(ctx context.Context, stream string, rec *nhi.Record) error
 		if rel.Privilege != nil {
 			priv = string(*rel.Privilege)
 		}
-		if _, err := r.upsertRel.ExecContext(ctx, rec.ID, string(rel.Type), targetID(rec.Source, rel.Target),
+		if _, err := r.upsertRel.ExecContext(ctx, entity, string(rel.Type), targetID(rec.Source, rel.Target),
 			string(rel.Target.Kind), rel.Target.ExternalID, priv, i, r.started, r.started, seq); err != nil {
-			return fmt.Errorf("store: put %s/%s relationship %d (%s): %w", rec.Kind, rec.ExternalID, i, rel.Type, err)
+			return r.txErr(fmt.Sprintf("put %s/%s relationship %d (%s)", rec.Kind, rec.ExternalID, i, rel.Type), err)
 		}
 	}
-	if _, err := r.deleteStaleRels.ExecContext(ctx, rec.ID, seq); err != nil {
-		return fmt.Errorf("store: put %s/%s: replace relationships: %w", rec.Kind, rec.ExternalID, err)
+	if _, err := r.deleteStaleRels.ExecContext(ctx, entity, seq); err != nil {
+		return r.txErr(fmt.Sprintf("put %s/%s: replace relationships", rec.Kind, rec.ExternalID), err)
 	}
 	return nil
 }
@@ -226,7 +233,7 @@ func (r *syncRun) EndStream(ctx context.Context, res store.StreamResult) error {
 	}
 	if mark != nil {
 		if _, err := mark.ExecContext(ctx, r.started, r.source, res.Stream, r.runID); err != nil {
-			return fmt.Errorf("store: end stream %q (%s): %w", res.Stream, res.Outcome, err)
+			return r.txErr(fmt.Sprintf("end stream %q (%s)", res.Stream, res.Outcome), err)
 		}
 	}
 	var errs any
@@ -239,7 +246,7 @@ func (r *syncRun) EndStream(ctx context.Context, res store.StreamResult) error {
 	}
 	if _, err := r.insertStream.ExecContext(ctx, r.runID, res.Stream, len(r.streams), string(res.Outcome),
 		res.Records, res.Pages, res.Requests, res.Retries, res.StopReason, errs, int64(res.Duration)); err != nil {
-		return fmt.Errorf("store: record stream %q: %w", res.Stream, err)
+		return r.txErr(fmt.Sprintf("record stream %q", res.Stream), err)
 	}
 	r.ended[res.Stream] = true
 	res.Errors = append([]string(nil), res.Errors...) // the caller may reuse its slice
@@ -272,7 +279,7 @@ func (r *syncRun) Commit(ctx context.Context, finishedAt time.Time) (store.Run, 
 	}
 	if _, err := r.tx.ExecContext(ctx, `UPDATE sync_runs SET finished_at = ?, status = ? WHERE id = ?`,
 		finished, run.Status, r.runID); err != nil {
-		return store.Run{}, fmt.Errorf("store: record end of sync run: %w", err)
+		return store.Run{}, r.txErr("record end of sync run", err)
 	}
 	err = r.tx.Commit()
 	r.finish()
@@ -295,6 +302,19 @@ func (r *syncRun) Rollback() error {
 		return fmt.Errorf("store: roll back sync run of %s: %w", r.source, err)
 	}
 	return nil
+}
+
+// txErr wraps a database error of the run. When the run's context ended,
+// database/sql rolled the transaction back and closed its statements; the
+// resulting errors ("statement is closed") get that explanation.
+// Any database error of a Put may leave that record half-written, so the
+// caller should roll the run back (invalid records are refused before any
+// write and leave the run usable).
+func (r *syncRun) txErr(what string, err error) error {
+	if r.ctxEnded.Load() || errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("store: %s: the sync run of %s was rolled back because the context given to BeginSync ended; begin a new run: %w", what, r.source, err)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
 }
 
 // finish marks the run over and frees the writer slot. Called with mu held.

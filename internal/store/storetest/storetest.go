@@ -11,8 +11,10 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -43,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InvalidRecordRejected", testInvalidRecord},
 		{"BadCallsRejected", testBadCalls},
 		{"QueryFiltersAndOrder", testQuery},
+		{"ConcurrentStreams", testConcurrentStreams},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open(t)) })
@@ -209,10 +212,13 @@ func fullRecord() *nhi.Record {
 	r.Publisher = ptr("Acme Inc.")
 	r.Environment = ptr("production")
 	r.FirstSeen, r.LastSeen = at(5), at(6) // the store's to set: ignored
+	// The runtime's data model: integers that fit are int64 (exact, even
+	// beyond 2^53), other numbers float64; the two must not merge.
 	r.Attributes = map[string]any{
-		"string": "v", "number": 42.5, "bool": true, "null": nil, "empty": "",
-		"list":   []any{"a", 1.0, false},
-		"nested": map[string]any{"deep": map[string]any{"k": "v"}},
+		"string": "v", "float": 42.5, "whole_float": 1.0, "int": int64(1), "big_id": int64(1<<62 + 1),
+		"bool": true, "null": nil, "empty": "",
+		"list":   []any{"a", int64(7), 7.0, false},
+		"nested": map[string]any{"deep": map[string]any{"k": "v", "n": int64(-3)}},
 	}
 	r.Relationships = []nhi.Relationship{
 		{Type: nhi.OwnedBy, Target: nhi.NewRef(src, nhi.HumanUser, "u-1")},
@@ -239,9 +245,9 @@ func asStored(r *nhi.Record, at time.Time) nhi.Record {
 	return c
 }
 
-// clone deep-copies r (JSON is enough for nhi.Record, and keeps nil vs empty).
+// clone deep-copies r, keeping nil vs empty and attribute value types.
 func clone(r *nhi.Record) nhi.Record {
-	b, err := json.Marshal(r)
+	b, err := json.Marshal(r) // every field but attributes survives JSON exactly
 	if err != nil {
 		panic(err)
 	}
@@ -249,7 +255,32 @@ func clone(r *nhi.Record) nhi.Record {
 	if err := json.Unmarshal(b, &c); err != nil {
 		panic(err)
 	}
+	c.Attributes, _ = cloneValue(r.Attributes).(map[string]any)
 	return c
+}
+
+func cloneValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if t == nil {
+			return t
+		}
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = cloneValue(e)
+		}
+		return out
+	case []any:
+		if t == nil {
+			return t
+		}
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = cloneValue(e)
+		}
+		return out
+	}
+	return v
 }
 
 func testRoundTrip(t *testing.T, st store.Store) {
@@ -301,7 +332,9 @@ func testPutDoesNotModify(t *testing.T, st store.Store) {
 	r := fullRecord()
 	before := mustJSON(t, r)
 	zoneBefore := r.CreatedAt.Location()
+	attrsBefore := cloneValue(r.Attributes)
 	sync(t, st, src, t1, []put{{"main", r}})
+	deepEqual(t, "the caller's attributes after Put", r.Attributes, attrsBefore)
 	if after := mustJSON(t, r); after != before {
 		t.Errorf("Put modified the caller's record\nbefore: %s\nafter:  %s", before, after)
 	}
@@ -804,5 +837,58 @@ func testQuery(t *testing.T, st store.Store) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { deepEqual(t, "entities", ids(c.q), c.want) })
+	}
+}
+
+// testConcurrentStreams: a run's streams may be read in parallel, so Put and
+// EndStream are called from several goroutines at once.
+func testConcurrentStreams(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	const streams, perStream = 4, 50
+	s, err := st.BeginSync(ctx, src, "", t1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Rollback()
+	var wg gosync.WaitGroup
+	errs := make(chan error, streams)
+	for i := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := fmt.Sprintf("stream-%d", i)
+			for j := range perStream {
+				r := rec(nhi.APIKey, fmt.Sprintf("%s-key-%d", stream, j))
+				r.Relationships = []nhi.Relationship{{Type: nhi.OwnedBy, Target: nhi.NewRef(src, nhi.HumanUser, stream)}}
+				if err := s.Put(ctx, stream, r); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- s.EndStream(ctx, store.StreamResult{Stream: stream, Outcome: store.Complete, Records: perStream})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := s.Commit(ctx, t2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Streams) != streams || run.Status != store.RunOK {
+		t.Errorf("run has %d streams, status %s; want %d, ok", len(run.Streams), run.Status, streams)
+	}
+	es := entities(t, st, store.Query{Source: src, Presence: store.Present})
+	if len(es) != streams*perStream {
+		t.Fatalf("%d present entities, want %d", len(es), streams*perStream)
+	}
+	for _, e := range es {
+		if len(e.Relationships) != 1 || e.Relationships[0].Target.ExternalID != e.Stream {
+			t.Errorf("%s: relationships %s, want one to its stream's owner", e.ExternalID, mustJSON(t, e.Relationships))
+		}
 	}
 }
