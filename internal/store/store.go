@@ -8,8 +8,8 @@
 package store
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/spindlehq/spindle/internal/nhi"
