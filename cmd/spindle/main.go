@@ -79,7 +79,7 @@ Start with:  spindle example run`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{2, fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.schemaCmd(), a.specCmd(), a.runCmd(), a.inventoryCmd(), a.exampleCmd())
+	root.AddCommand(a.schemaCmd(), a.specCmd(), a.runCmd(), a.inventoryCmd(), a.exampleCmd(), a.sandboxCmd(), a.docsCmd())
 	usageErrors(root)
 	return root
 }
