@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spindlehq/spindle/internal/apisurface"
+	"github.com/spindlehq/spindle/internal/prose"
 )
 
 // docsShownWarnings is how many warnings the human summary lists.
@@ -23,7 +27,7 @@ func (a *app) docsCmd() *cobra.Command {
 	var timeout time.Duration
 	inspect := &cobra.Command{
 		Use:   "inspect DOC",
-		Short: "Load an OpenAPI or Swagger document (file or URL) and print its API surface",
+		Short: "Load vendor API docs (OpenAPI, Swagger, or markdown/HTML prose; file or URL) and print what they describe",
 		Long: `Loads an OpenAPI 3.0/3.1 or Swagger 2.0 document, JSON or YAML, from a file
 (its relative $refs to files beside it are followed) or an http(s) URL (its
 $refs on the same origin are followed), and prints the API surface the
@@ -33,7 +37,10 @@ records are, with confidences.
 
 Cosmetic damage in the document (dangling $refs, a $ref where a string
 belongs, circular schemas) is listed as warnings, not refused. --json
-prints the whole surface.`,
+prints the whole surface.
+
+A markdown or HTML document is read as prose instead: its sections,
+endpoint candidates (method and path), and auth and paging mentions.`,
 		Example: `  spindle docs inspect ../shared/corpus/pagerduty/openapiv3.2025-03-24.json
   spindle docs inspect https://example.com/openapi.yaml --json > surface.json`,
 		Args: cobra.ExactArgs(1),
@@ -86,18 +93,86 @@ func (a *app) inspectDocs(ctx context.Context, doc string, timeout time.Duration
 	return nil
 }
 
-// inspectProse is the seam for documentation that is not OpenAPI or
-// Swagger (markdown, HTML, text): the prose reader in internal/prose
-// reads such documents into sections, endpoint candidates and auth and
-// paging mentions, and is called from here.
-func (a *app) inspectProse(_ context.Context, doc string, cause error) error {
-	why := cause.Error()
-	var le *apisurface.LoadError
-	if errors.As(cause, &le) {
-		why = strings.TrimPrefix(le.Reason, apisurface.ErrNotOpenAPI.Error()+": ")
+// inspectProse reads documentation that is not OpenAPI or Swagger
+// (markdown, HTML) with the prose reader: sections, endpoint candidates,
+// and auth and paging mentions — the input an LLM brain reads.
+func (a *app) inspectProse(ctx context.Context, doc string, cause error) error {
+	data, err := readDoc(ctx, doc, prose.MaxInputBytes)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%s is not an OpenAPI or Swagger document (%s); prose docs are read by the prose reader "+
-		"(internal/prose), which `spindle docs inspect` does not run yet: pass the vendor's OpenAPI or Swagger document instead", doc, why)
+	d, err := prose.Parse(doc, data)
+	if err != nil {
+		return fmt.Errorf("%w (and it is not OpenAPI or Swagger either: %v)", err, cause)
+	}
+	if a.jsonOut {
+		return json.NewEncoder(a.stdout).Encode(d)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "source      %s\n", docsClean(d.Source, 200))
+	fmt.Fprintf(w, "format      %s prose (not OpenAPI: an LLM brain reads it; the heuristic brain needs OpenAPI)\n", d.Format)
+	fmt.Fprintf(w, "title       %s\n", docsClean(d.Title, 120))
+	fmt.Fprintf(w, "sections    %d\n", len(d.Sections))
+	fmt.Fprintf(w, "endpoints   %d candidates\n", len(d.Endpoints))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, e := range d.Endpoints {
+		fmt.Fprintf(tw, "  %s\t%s\tline %d\t%.2f\n", docsClean(e.Method, 10), docsClean(e.Path, 120), e.Line, e.Confidence)
+	}
+	tw.Flush()
+	for _, group := range []struct {
+		name string
+		ms   []prose.Mention
+	}{{"auth", d.Auth}, {"paging", d.Paging}, {"errors", d.Errors}, {"rate limits", d.RateLimits}, {"servers", d.Servers}} {
+		if len(group.ms) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%-11s\n", group.name)
+		for _, m := range group.ms {
+			fmt.Fprintf(w, "  %-26s %-40s line %d  %.2f\n", docsClean(m.Kind, 26), docsClean(m.Detail, 40), m.Line, m.Confidence)
+		}
+	}
+	if len(d.Warnings) > 0 {
+		fmt.Fprintf(w, "warnings    %d\n", len(d.Warnings))
+		for _, x := range d.Warnings[:min(len(d.Warnings), docsShownWarnings)] {
+			fmt.Fprintf(w, "  %s\n", docsClean(x, 200))
+		}
+	}
+	return nil
+}
+
+// readDoc reads a file, or fetches an http(s) URL, at most max bytes.
+func readDoc(ctx context.Context, doc string, max int64) ([]byte, error) {
+	var r io.Reader
+	if strings.HasPrefix(doc, "http://") || strings.HasPrefix(doc, "https://") {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, doc, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", doc, err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", doc, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("fetch %s: %s", doc, resp.Status)
+		}
+		r = resp.Body
+	} else {
+		f, err := os.Open(doc)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", doc, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes; split it or pass the vendor's OpenAPI document", doc, max)
+	}
+	return data, nil
 }
 
 func (a *app) printSurface(s *apisurface.Surface) {

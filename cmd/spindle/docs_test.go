@@ -110,6 +110,29 @@ func TestDocsInspectURLWithProgress(t *testing.T) {
 	}
 }
 
+// TestDocsInspectProse: markdown that is not OpenAPI is read as prose —
+// endpoint candidates and auth mentions — instead of being refused.
+func TestDocsInspectProse(t *testing.T) {
+	doc := docsWrite(t, "guide.md", "# Keys API\n\nSend `Authorization: Bearer <token>`.\n\n## List keys\n\n`GET /v1/keys?limit=10` returns a `next_cursor`; pass it as `cursor`.\n")
+	r := spindle(t, "docs", "inspect", doc)
+	if r.code != 0 {
+		t.Fatalf("want exit 0, got %s", r)
+	}
+	for _, want := range []string{"markdown prose", "sections    2", "GET  /v1/keys", "bearer", "cursor"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = spindle(t, "docs", "inspect", doc, "--json")
+	var d struct {
+		Format    string
+		Endpoints []struct{ Method, Path string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil || d.Format != "markdown" || len(d.Endpoints) != 1 || d.Endpoints[0].Path != "/v1/keys" {
+		t.Errorf("--json: %v %+v\n%s", err, d, r.stdout)
+	}
+}
+
 func TestDocsInspectErrors(t *testing.T) {
 	prose := docsWrite(t, "guide.md", "# Keys API\n\nCall `GET /keys` with a bearer token.\n")
 	broken := docsWrite(t, "broken.yaml", "openapi: 3.0.3\ninfo: {title: [x\n")
@@ -118,8 +141,6 @@ func TestDocsInspectErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"docs", "inspect", prose}, 1, "is not an OpenAPI or Swagger document (it reads as prose"},
-		{[]string{"docs", "inspect", prose}, 1, "prose docs are read by the prose reader (internal/prose)"},
 		{[]string{"docs", "inspect", broken}, 1, broken + ": line 2, column"},
 		{[]string{"docs", "inspect", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "no such file"},
 		{[]string{"docs", "inspect"}, 2, "accepts 1 arg"},
