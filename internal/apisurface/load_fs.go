@@ -85,19 +85,22 @@ func (l *localFiles) fs() (*index.LocalFS, error) {
 	return in, nil
 }
 
+// Stat answers libopenapi's "does this file exist" probes without
+// opening (and indexing) the file, within the same confinement as Open.
+func (l *localFiles) Stat(name string) (fs.FileInfo, error) {
+	abs, err := l.checkCached(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(abs)
+}
+
 func (l *localFiles) Open(name string) (fs.File, error) {
 	return l.OpenWithContext(context.Background(), name)
 }
 
 func (l *localFiles) OpenWithContext(ctx context.Context, name string) (fs.File, error) {
-	var res checkResult
-	if v, ok := l.checked.Load(name); ok {
-		res = v.(checkResult)
-	} else {
-		res.abs, res.err = l.check(name)
-		l.checked.Store(name, res)
-	}
-	abs, err := res.abs, res.err
+	abs, err := l.checkCached(name)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +109,17 @@ func (l *localFiles) OpenWithContext(ctx context.Context, name string) (fs.File,
 		return nil, err
 	}
 	return in.OpenWithContext(ctx, abs)
+}
+
+func (l *localFiles) checkCached(name string) (string, error) {
+	if v, ok := l.checked.Load(name); ok {
+		res := v.(checkResult)
+		return res.abs, res.err
+	}
+	var res checkResult
+	res.abs, res.err = l.check(name)
+	l.checked.Store(name, res)
+	return res.abs, res.err
 }
 
 // check resolves name (absolute, or relative to the root) and refuses

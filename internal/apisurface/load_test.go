@@ -26,7 +26,7 @@ func ldI(i int) *int                      { return &i }
 var loaderCodes = map[string]bool{
 	"dangling-ref": true, "ref-in-string": true, "not-a-string": true, "circular-ref": true,
 	"unsupported-version": true, "ref-refused": true, "unresolved-ref": true, "index-error": true,
-	"build-error": true, "schema-error": true, "schema-too-deep": true, "schema-too-large": true,
+	"build-error": true, "schema-too-deep": true, "schema-too-large": true,
 	"example-too-large": true, "warnings-truncated": true,
 }
 
