@@ -246,6 +246,9 @@ func (b *builder) responseV2(o *Operation, rs *v2.Responses, where string) {
 	var codes []string
 	for c := range rs.Codes.KeysFromOldest() {
 		codes = append(codes, c)
+		if r := rs.Codes.GetOrZero(c); errorStatus(c) && r != nil && r.Schema != nil {
+			o.addErrorResponse(c, b.conv.root(r.Schema, where+".responses."+c))
+		}
 	}
 	if rs.Default != nil {
 		codes = append(codes, "default")

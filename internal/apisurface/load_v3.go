@@ -175,7 +175,8 @@ func (b *builder) paramsV3(params []*v3.Parameter, where string) []Parameter {
 	return out
 }
 
-// responseV3 picks the success response and its JSON schema.
+// responseV3 picks the success response and its JSON schema, and the
+// error responses a sandbox answers in the vendor's style.
 func (b *builder) responseV3(o *Operation, rs *v3.Responses, where string) {
 	if rs == nil {
 		return
@@ -183,6 +184,11 @@ func (b *builder) responseV3(o *Operation, rs *v3.Responses, where string) {
 	var codes []string
 	for c := range rs.Codes.KeysFromOldest() {
 		codes = append(codes, c)
+		if errorStatus(c) {
+			if mt := jsonMediaV3(rs.Codes.GetOrZero(c)); mt != nil && mt.Schema != nil {
+				o.addErrorResponse(c, b.conv.root(mt.Schema, where+".responses."+c))
+			}
+		}
 	}
 	if rs.Default != nil {
 		codes = append(codes, "default")
@@ -237,4 +243,25 @@ func headerNamesV3(r *v3.Response) []string {
 		out = append(out, name)
 	}
 	return lowerAll(out)
+}
+
+// errorStatus picks the error responses worth keeping: the ones a client
+// meets when auth, lookup or rate limits fail. Keeping every documented
+// error schema of every operation would cost memory for nothing.
+func errorStatus(code string) bool {
+	switch strings.ToUpper(code) {
+	case "401", "403", "404", "429", "4XX":
+		return true
+	}
+	return false
+}
+
+func (o *Operation) addErrorResponse(code string, s *Schema) {
+	if s == nil {
+		return
+	}
+	if o.ErrorResponses == nil {
+		o.ErrorResponses = map[string]*Schema{}
+	}
+	o.ErrorResponses[strings.ToUpper(code)] = s
 }
