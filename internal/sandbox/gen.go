@@ -550,14 +550,7 @@ func timeKindOf(sn string, s *apisurface.Schema, typ string) timeKind {
 	if !isTime {
 		return tkNone
 	}
-	has := func(subs ...string) bool {
-		for _, x := range subs {
-			if strings.Contains(sn, x) {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(subs ...string) bool { return containsAny(sn, subs...) }
 	switch {
 	case has("last_used", "last_access", "last_seen", "last_login", "last_auth", "last_activ", "accessed", "used_at", "last_sign_in"):
 		return tkLastUsed
@@ -620,14 +613,7 @@ func timeValue(s *apisurface.Schema, typ, sn string, t time.Time) any {
 
 func intValue(s *apisurface.Schema, sn string, f *gofakeit.Faker) any {
 	lo, hi := int64(0), int64(1000)
-	has := func(subs ...string) bool {
-		for _, x := range subs {
-			if strings.Contains(sn, x) {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(subs ...string) bool { return containsAny(sn, subs...) }
 	switch {
 	case isIDName(sn):
 		lo, hi = 1000, 9999999
@@ -710,14 +696,7 @@ func numberValue(s *apisurface.Schema, sn string, f *gofakeit.Faker) any {
 }
 
 func boolValue(sn string, f *gofakeit.Faker, rc *recordCtx) bool {
-	has := func(subs ...string) bool {
-		for _, x := range subs {
-			if strings.Contains(sn, x) {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(subs ...string) bool { return containsAny(sn, subs...) }
 	switch {
 	case sn == "expired" || sn == "is_expired":
 		return rc.plan.expired
@@ -1221,4 +1200,15 @@ func important(sn string) bool {
 		return true
 	}
 	return timeName(sn)
+}
+
+// containsAny reports whether s contains any of subs: field-name meaning is
+// read from substrings ("last_used", "expir", "port").
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
 }
