@@ -133,6 +133,46 @@ func successOrder(code string) (rank int, ok bool) {
 	return 0, false
 }
 
+// pickResponses records an operation's success response — the best-ranked
+// success code with a JSON schema, else the best-ranked code alone — and
+// the error schemas a sandbox answers with. Swagger 2 and OpenAPI 3 differ
+// only in where a response keeps its schema, which view hides: it returns
+// the JSON schema (nil when none), the header names, and whether the code
+// has a response at all.
+func (b *builder) pickResponses(o *Operation, codes []string, hasDefault bool, where string,
+	view func(code string) (*base.SchemaProxy, []string, bool)) {
+	for _, c := range codes {
+		if !errorStatus(c) {
+			continue
+		}
+		if s, _, ok := view(c); ok && s != nil {
+			o.addErrorResponse(c, b.conv.root(s, where+".responses."+c))
+		}
+	}
+	if hasDefault {
+		codes = append(codes, "default")
+	}
+	firstCode := ""
+	var firstHeaders []string
+	for _, code := range rankedCodes(codes) {
+		s, headers, ok := view(code)
+		if !ok {
+			continue
+		}
+		if firstCode == "" {
+			firstCode, firstHeaders = code, headers
+		}
+		if s != nil {
+			o.Response = b.conv.root(s, where+".responses."+code)
+			o.ResponseStatus, o.ResponseHeaders = code, headers
+			return
+		}
+	}
+	if firstCode != "" && firstCode != "default" {
+		o.ResponseStatus, o.ResponseHeaders = firstCode, firstHeaders
+	}
+}
+
 // rankedCodes returns the success codes of a response map, best first.
 func rankedCodes(codes []string) []string {
 	type rc struct {

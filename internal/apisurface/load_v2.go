@@ -1,6 +1,7 @@
 package apisurface
 
 import (
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	"sort"
 	"strings"
 
@@ -237,8 +238,8 @@ func intToFloat(i *int) *float64 {
 	return &f
 }
 
-// responseV2 picks the success response; Swagger puts its schema on the
-// response itself.
+// responseV2 hands Swagger 2's responses to pickResponses: the schema sits
+// on the response itself.
 func (b *builder) responseV2(o *Operation, rs *v2.Responses, where string) {
 	if rs == nil {
 		return
@@ -246,37 +247,17 @@ func (b *builder) responseV2(o *Operation, rs *v2.Responses, where string) {
 	var codes []string
 	for c := range rs.Codes.KeysFromOldest() {
 		codes = append(codes, c)
-		if r := rs.Codes.GetOrZero(c); errorStatus(c) && r != nil && r.Schema != nil {
-			o.addErrorResponse(c, b.conv.root(r.Schema, where+".responses."+c))
-		}
 	}
-	if rs.Default != nil {
-		codes = append(codes, "default")
-	}
-	var first *v2.Response
-	firstCode := ""
-	for _, code := range rankedCodes(codes) {
+	b.pickResponses(o, codes, rs.Default != nil, where, func(code string) (*base.SchemaProxy, []string, bool) {
 		r := rs.Default
 		if code != "default" {
 			r = rs.Codes.GetOrZero(code)
 		}
 		if r == nil {
-			continue
+			return nil, nil, false
 		}
-		if first == nil {
-			first, firstCode = r, code
-		}
-		if r.Schema != nil {
-			o.Response = b.conv.root(r.Schema, where+".responses."+code)
-			o.ResponseStatus = code
-			o.ResponseHeaders = headerNamesV2(r)
-			return
-		}
-	}
-	if first != nil && firstCode != "default" {
-		o.ResponseStatus = firstCode
-		o.ResponseHeaders = headerNamesV2(first)
-	}
+		return r.Schema, headerNamesV2(r), true
+	})
 }
 
 func headerNamesV2(r *v2.Response) []string {

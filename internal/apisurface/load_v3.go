@@ -1,6 +1,7 @@
 package apisurface
 
 import (
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	"strings"
 
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
@@ -175,8 +176,8 @@ func (b *builder) paramsV3(params []*v3.Parameter, where string) []Parameter {
 	return out
 }
 
-// responseV3 picks the success response and its JSON schema, and the
-// error responses a sandbox answers in the vendor's style.
+// responseV3 hands OpenAPI 3's responses to pickResponses: the schema sits
+// in the JSON media type of the response's content.
 func (b *builder) responseV3(o *Operation, rs *v3.Responses, where string) {
 	if rs == nil {
 		return
@@ -184,39 +185,21 @@ func (b *builder) responseV3(o *Operation, rs *v3.Responses, where string) {
 	var codes []string
 	for c := range rs.Codes.KeysFromOldest() {
 		codes = append(codes, c)
-		if errorStatus(c) {
-			if mt := jsonMediaV3(rs.Codes.GetOrZero(c)); mt != nil && mt.Schema != nil {
-				o.addErrorResponse(c, b.conv.root(mt.Schema, where+".responses."+c))
-			}
-		}
 	}
-	if rs.Default != nil {
-		codes = append(codes, "default")
-	}
-	var first *v3.Response
-	firstCode := ""
-	for _, code := range rankedCodes(codes) {
+	b.pickResponses(o, codes, rs.Default != nil, where, func(code string) (*base.SchemaProxy, []string, bool) {
 		r := rs.Default
 		if code != "default" {
 			r = rs.Codes.GetOrZero(code)
 		}
 		if r == nil {
-			continue
+			return nil, nil, false
 		}
-		if first == nil {
-			first, firstCode = r, code
+		var s *base.SchemaProxy
+		if mt := jsonMediaV3(r); mt != nil {
+			s = mt.Schema
 		}
-		if mt := jsonMediaV3(r); mt != nil && mt.Schema != nil {
-			o.Response = b.conv.root(mt.Schema, where+".responses."+code)
-			o.ResponseStatus = code
-			o.ResponseHeaders = headerNamesV3(r)
-			return
-		}
-	}
-	if first != nil && firstCode != "default" {
-		o.ResponseStatus = firstCode
-		o.ResponseHeaders = headerNamesV3(first)
-	}
+		return s, headerNamesV3(r), true
+	})
 }
 
 // jsonMediaV3 prefers application/json, then any +json media type.
