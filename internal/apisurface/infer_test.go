@@ -23,7 +23,6 @@ func tP(name string, s *Schema) Property {
 	return Property{Name: name, Schema: s}
 }
 func tF(v float64) *float64 { return &v }
-func tIntP(v int) *int      { return &v }
 
 // tRec is a record schema with string properties.
 func tRec(ref string, names ...string) *Schema {

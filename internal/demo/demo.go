@@ -33,10 +33,8 @@ func Streams() []string {
 
 // defaultNow is the reference "now" of the synthetic data. It is fixed, not
 // time.Now, so the same seed always yields byte-identical responses.
+// defaultNow is the reference time used when Options.Now is zero.
 var defaultNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// DefaultNow returns the reference time used when Options.Now is zero.
-func DefaultNow() time.Time { return defaultNow }
 
 // Defaults used for zero option values. They are sized so that, with the
 // embedded spec's page sizes, every list endpoint takes more than one page.
@@ -60,7 +58,7 @@ type Options struct {
 	// one from Seed.
 	Token string
 	// Now is the reference time every timestamp is at or before; zero means
-	// DefaultNow.
+	// 2026-01-01T00:00:00Z.
 	Now time.Time
 	// FailStream makes that stream's list endpoint (a name from Streams)
 	// answer FailStatus (500 when zero) after authentication, so tests can
