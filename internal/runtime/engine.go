@@ -619,7 +619,7 @@ func (x *execution) walkPages(ctx context.Context, sr *streamRun, parent *parent
 			sr.addError(r.red.String(fmt.Sprintf("page %d: error_when matched: %s", page, msg)))
 			return walkFailed
 		}
-		items, err := records(doc, st.Records)
+		items, pageLen, err := records(doc, st.Records)
 		if err != nil {
 			sr.addError(fmt.Sprintf("page %d: %v", page, err))
 			return walkFailed
@@ -630,7 +630,7 @@ func (x *execution) walkPages(ctx context.Context, sr *streamRun, parent *parent
 
 		// Decide the next page before mapping this one; act on a stop
 		// only after this page's records are in.
-		next, nextErr := pg.next(u, resp, doc, len(items))
+		next, nextErr := pg.next(u, resp, doc, pageLen)
 		var stop walkResult = -1
 		switch {
 		case nextErr != nil:
@@ -846,18 +846,44 @@ func (r *Runner) bodyError(st *integration.Stream, act *activation, doc any, sta
 // records finds the record list at path. A missing or non-list value is
 // an error, never an empty page: an API that changed its envelope must
 // fail loudly.
-func records(doc any, path string) ([]any, error) {
+func records(doc any, path string) (items []any, pageLen int, err error) {
+	// "a.*.b": the records are the b lists of every element of the a list,
+	// flattened (a list embedded in each record of a parent list). Paging
+	// counts the outer list: that is what the page size bounds.
+	outer, inner, ok := strings.Cut(path, ".*.")
+	if rest, bare := strings.CutPrefix(path, "*."); bare {
+		outer, inner, ok = "", rest, true
+	}
+	if ok && !strings.HasPrefix(path, "/") {
+		parents, _, err := records(doc, outer)
+		if err != nil {
+			return nil, 0, err
+		}
+		for i, p := range parents {
+			v, ok := lookup(p, inner)
+			switch t := v.(type) {
+			case []any:
+				items = append(items, t...)
+			case nil: // absent or null: this parent embeds none
+			default:
+				if ok {
+					return nil, 0, fmt.Errorf("records path %q: element %d of %q holds %s at %q, want an array", path, i, outer, typeName(v), inner)
+				}
+			}
+		}
+		return items, len(parents), nil
+	}
 	v, ok := lookup(doc, path)
 	if !ok {
-		return nil, fmt.Errorf("records path %q is not in the response%s; fix the stream's records", path, keysHint(doc))
+		return nil, 0, fmt.Errorf("records path %q is not in the response%s; fix the stream's records", path, keysHint(doc))
 	}
 	switch t := v.(type) {
 	case []any:
-		return t, nil
+		return t, len(t), nil
 	case nil:
-		return nil, nil
+		return nil, 0, nil
 	default:
-		return nil, fmt.Errorf("records path %q holds %s, want an array%s", path, typeName(v), keysHint(v))
+		return nil, 0, fmt.Errorf("records path %q holds %s, want an array%s", path, typeName(v), keysHint(v))
 	}
 }
 
