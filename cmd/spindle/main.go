@@ -66,7 +66,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 inventory non-human identities (service accounts, API keys, tokens, OAuth
 apps, webhooks …) into one canonical model.
 
-Start with:  spindle example run`,
+Start with:  spindle build examples/docs/acme-keys.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -79,7 +79,7 @@ Start with:  spindle example run`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{2, fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.schemaCmd(), a.specCmd(), a.runCmd(), a.inventoryCmd(), a.exampleCmd(), a.sandboxCmd(), a.docsCmd())
+	root.AddCommand(a.buildCmd(), a.validateCmd(), a.schemaCmd(), a.specCmd(), a.runCmd(), a.inventoryCmd(), a.exampleCmd(), a.sandboxCmd(), a.docsCmd())
 	usageErrors(root)
 	return root
 }

@@ -6,8 +6,9 @@ import (
 )
 
 // Infer fills in the inferred traits of a loaded surface: list traits
-// (records path, paging style, NHI kind) for every GET operation that
-// returns a collection, and the credential prefix of apiKey schemes.
+// (records path, paging style, NHI kind, fixed query parameters, a
+// success-flag envelope) for every GET operation that returns a
+// collection, and the credential prefix of apiKey schemes.
 // Deterministic: the same surface always gets the same inferences, and
 // running it twice changes nothing. Every rule is generic — names and
 // shapes any vendor might use, never one vendor's paths or fields — since
@@ -35,6 +36,10 @@ func Infer(s *Surface) {
 			continue
 		}
 		op.List, sigs[i] = inferList(op)
+		if op.List != nil {
+			op.List.Query = fixedQuery(op)
+			op.List.Envelope = inferEnvelope(op, s.Description)
+		}
 	}
 	followConventions(s.Operations, sigs)
 	for i := range s.Operations {

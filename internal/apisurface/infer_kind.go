@@ -83,6 +83,10 @@ var (
 		"this": true, "its": true, "their": true, "our": true}
 	verbWords = map[string]bool{"list": true, "lists": true, "get": true, "gets": true, "all": true, "retrieve": true,
 		"fetch": true, "search": true, "find": true, "query": true, "api": true, "v1": true, "v2": true, "v3": true, "v4": true}
+	// idNouns name how records are referred to, not what they are: in
+	// "token accessors" or "entity ids" the head noun is the word before.
+	idNouns = map[string]bool{"id": true, "ids": true, "uuid": true, "identifier": true, "accessor": true,
+		"handle": true, "name": true}
 	cutWords = map[string]bool{"for": true, "of": true, "by": true, "in": true, "on": true, "from": true, "to": true,
 		"with": true, "within": true, "under": true, "assigned": true, "belonging": true, "that": true, "which": true,
 		"associated": true, "attached": true, "linked": true, "and": true, "or": true, "at": true, "using": true,
@@ -271,7 +275,7 @@ func (ks *kindScore) scoreText(src, text string, weight float64) (headKind bool,
 		} else if cutWords[t] {
 			break
 		}
-		if !stop(t) {
+		if !stop(t) && !idNouns[t] {
 			head = i
 		}
 	}
@@ -363,7 +367,19 @@ func inferKind(op *Operation, recordsKeys []string, records *Schema) (nhi.Kind, 
 	// modifiers) must not name them.
 	context := 1.0
 	if last >= 0 {
-		if known, has := ks.scoreText("path segment", segmentNoun(segs[last]), 3); has && !known {
+		known, has := ks.scoreText("path segment", segmentNoun(segs[last]), 3)
+		if !has && onlyIDNouns(segmentNoun(segs[last])) {
+			// /auth/token/accessors, /entity/id: the last segment names
+			// identifiers, the literal segment before it what they identify.
+			for i := last - 1; i >= 0; i-- {
+				if segs[i] != "" && !strings.HasPrefix(segs[i], "{") && !strings.HasPrefix(segs[i], ":") {
+					known, has = ks.scoreText("path segment", segmentNoun(segs[i]), 3)
+					last = i
+					break
+				}
+			}
+		}
+		if has && !known {
 			context = 0.3
 		}
 	}
@@ -375,7 +391,9 @@ func inferKind(op *Operation, recordsKeys []string, records *Schema) (nhi.Kind, 
 		}
 		ks.scoreText("parent path segment", segmentNoun(sg), 0.6*context)
 	}
-	if n := len(recordsKeys); n > 0 && !recordsNames[norm(recordsKeys[n-1])] {
+	// An id list's property ("keys", "ids") names identifiers, not what
+	// they identify.
+	if n := len(recordsKeys); n > 0 && !recordsNames[norm(recordsKeys[n-1])] && !isScalar(records) {
 		ks.scoreText("records property", recordsKeys[n-1], 2.5)
 	}
 	ks.scoreText("operationId", op.ID, 2)
@@ -465,4 +483,20 @@ func firstSentence(s string) string {
 		s = s[:200]
 	}
 	return s
+}
+
+// onlyIDNouns says whether every word of text is an identifier noun.
+func onlyIDNouns(text string) bool {
+	toks := tokens(text)
+	for _, t := range toks {
+		if !idNouns[t] {
+			return false
+		}
+	}
+	return len(toks) > 0
+}
+
+// isScalar says whether a record schema is a bare value, not an object.
+func isScalar(s *Schema) bool {
+	return s != nil && !isRecordSchema(s) && !isArray(s) && s.Type != ""
 }

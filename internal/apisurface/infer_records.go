@@ -199,15 +199,43 @@ func findRecords(op *Operation, sh pathShape, hinted bool) (path []string, items
 	return c.keys, c.schema.Items, inf, true
 }
 
+// isIDList says whether an array property holds the identifiers of a
+// collection rather than attributes: scalar items under a name such as
+// "keys", "ids" or "names" (or ending in "ids": "entity_ids"). Key-value
+// stores and LIST-verb APIs answer a list that way, {"data": {"keys":
+// ["a", "b"]}}, each identifier a record of its own.
+func isIDList(name string, s *Schema) bool {
+	if !isArray(s) || isRecordSchema(s.Items) || s.Items == nil {
+		return false
+	}
+	switch s.Items.Type {
+	case "string", "integer":
+	default:
+		return false
+	}
+	ws := words(name)
+	if len(ws) == 0 {
+		return false
+	}
+	switch ws[len(ws)-1] {
+	case "keys", "ids", "names", "identifiers", "uuids":
+		return true
+	}
+	return false
+}
+
 // collectArrays scores every array property of obj (and of envelope-like
 // nested objects, to depth 2) as the home of the records.
 func collectArrays(obj *Schema, prefix []string, sh pathShape, out *[]arrayCand, depth int) {
-	var recordArrays int
+	var recordArrays, arrays int
 	hasID := false
 	var nb []byte
 	eachProp(obj, func(p Property) bool {
 		if isArray(p.Schema) && isRecordSchema(p.Schema.Items) {
 			recordArrays++
+		}
+		if isArray(p.Schema) && !metaNames[norm(p.Name)] {
+			arrays++
 		}
 		if nb = appendNorm(nb[:0], p.Name); string(nb) == "id" || string(nb) == "uuid" {
 			hasID = true
@@ -249,13 +277,25 @@ func collectArrays(obj *Schema, prefix []string, sh pathShape, out *[]arrayCand,
 				c.score++
 				c.why = append(c.why, fmt.Sprintf("operationId names %q", p.Name))
 			}
-			if isRecordSchema(p.Schema.Items) {
+			switch {
+			case isRecordSchema(p.Schema.Items):
 				c.score++
 				if recordArrays == 1 {
 					c.score++
 					c.why = append(c.why, fmt.Sprintf("only array of objects is %q", p.Name))
 				}
-			} else {
+			case isIDList(p.Name, p.Schema):
+				// The identifiers are the records: a list that names its
+				// members instead of describing them.
+				c.score += 3
+				c.why = append(c.why, fmt.Sprintf("array property %q lists identifiers (%s items)", p.Name, p.Schema.Items.Type))
+				if arrays == 1 {
+					// Half a point: enough inside an envelope, not enough
+					// to read a {id}-addressed object's attribute as a list.
+					c.score += 0.5
+					c.why = append(c.why, fmt.Sprintf("only array is %q", p.Name))
+				}
+			default:
 				c.score-- // a list of strings is a list, but rarely of records
 			}
 			if hasID {

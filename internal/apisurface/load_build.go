@@ -150,6 +150,13 @@ func (b *builder) pickResponses(o *Operation, codes []string, hasDefault bool, w
 		}
 	}
 	if hasDefault {
+		// Beside an explicit success response, default is the error
+		// shape; RPC-style docs give no other (errors come back as 200).
+		if len(rankedCodes(codes)) > 0 {
+			if s, _, ok := view("default"); ok && s != nil {
+				o.addErrorResponse("default", b.conv.root(s, where+".responses.default"))
+			}
+		}
 		codes = append(codes, "default")
 	}
 	firstCode := ""

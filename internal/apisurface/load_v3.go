@@ -246,5 +246,8 @@ func (o *Operation) addErrorResponse(code string, s *Schema) {
 	if o.ErrorResponses == nil {
 		o.ErrorResponses = map[string]*Schema{}
 	}
-	o.ErrorResponses[strings.ToUpper(code)] = s
+	if code != "default" {
+		code = strings.ToUpper(code) // 4xx → 4XX; "default" stays as written
+	}
+	o.ErrorResponses[code] = s
 }

@@ -207,12 +207,39 @@ const (
 type ListTraits struct {
 	// RecordsPath is the body path of the record array ("" for a bare
 	// array), in the spec's dot-path or JSON Pointer syntax.
-	RecordsPath string    `json:"records_path"`
-	Records     *Schema   `json:"records"` // the schema of one record
+	RecordsPath string `json:"records_path"`
+	// Records is the schema of one record. A scalar schema (a string, an
+	// integer) means the list holds bare identifiers or names, each record
+	// its own id: {"data": {"keys": ["a", "b"]}}.
+	Records     *Schema   `json:"records"`
 	RecordsConf Inference `json:"records_inference"`
 	Paging      Paging    `json:"paging"`
 	Kind        nhi.Kind  `json:"kind,omitempty"` // the NHI or context kind it likely holds; "" when none fits
 	KindConf    Inference `json:"kind_inference"`
+	// Query holds the query parameters every request of the list must
+	// carry with the one value the doc allows (a required parameter with
+	// a single enum value or a default: list=true where GET stands in
+	// for a LIST verb); nil when there are none.
+	Query map[string]string `json:"query,omitempty"`
+	// Envelope is the success flag the responses carry, when they do;
+	// nil otherwise.
+	Envelope *Envelope `json:"envelope,omitempty"`
+}
+
+// Envelope is a success flag every response of an operation carries, as
+// RPC-style APIs do: {"ok": true, ...} on success, {"ok": false, "error":
+// "invalid_auth"} on failure. A client must check it before reading the
+// records, since such APIs often answer errors with HTTP 200.
+type Envelope struct {
+	// OKField is the body path of the boolean flag; true means success.
+	OKField string `json:"ok_field"`
+	// ErrorField is the body path of the error code or message when the
+	// flag is false; "" when the doc shows none.
+	ErrorField string `json:"error_field,omitempty"`
+	// InBand says errors come back with a 2xx status, so that only the
+	// flag tells them from data (rate limiting may still use 429).
+	InBand    bool      `json:"in_band,omitempty"`
+	Inference Inference `json:"inference"`
 }
 
 // Paging is an inferred paging style with the names an integration needs,

@@ -41,6 +41,7 @@ func Rules() []Rule {
 		{"SPX-P003", "credential-in-auth", LevelError, "credentials appear only as a vault reference in connection.auth"},
 		{"SPX-P004", "no-secret-values", LevelError, "no secret value anywhere in the spec"},
 		{"SPX-P005", "plaintext", LevelWarning, "base_url uses https unless it is a loopback address"},
+		{"SPX-P006", "token-host", LevelWarning, "an absolute token_url on another host (https only) is the vendor's identity provider"},
 	}
 }
 
@@ -278,7 +279,15 @@ func (l *linter) policy(s *Spec) {
 		if u, err := parseTemplatedURL(tu); err != nil {
 			l.add("SPX-P002", "$.connection.auth.token_url", "token_url %q does not parse: %v", tu, err)
 		} else if u.IsAbs() && !sameHost(u, base) {
-			l.add("SPX-P002", "$.connection.auth.token_url", "token_url host %q differs from base_url host %q: a spec may contact only its base URL's host", u.Host, base.Host)
+			// Vendors often issue tokens from a separate identity host
+			// (login.vendor.example). Only the token request goes there, over
+			// https; it is a warning so the reviewer confirms the host, and
+			// validation checks it against the doc's own token URL.
+			if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+				l.add("SPX-P002", "$.connection.auth.token_url", "token_url %q is on another host over plain http: the client secret would cross the network unencrypted; use the https token URL the vendor documents", tu)
+			} else {
+				l.add("SPX-P006", "$.connection.auth.token_url", "token_url host %q differs from base_url host %q: the client secret is sent there; confirm it is the vendor's own identity provider as its documentation names it", u.Host, base.Host)
+			}
 		}
 	}
 	for k := range s.Defaults.Headers {

@@ -45,7 +45,7 @@ func LooksLikeSecret(s string) (string, bool) {
 		}
 	}
 	t := strings.TrimSpace(s)
-	if tokenLike.MatchString(t) && !uuidLike.MatchString(t) && !strings.Contains(t, "..") {
+	if tokenLike.MatchString(t) && !uuidLike.MatchString(t) && !strings.Contains(t, "..") && !pathLike(t) {
 		classes := 0
 		for _, set := range []string{"abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"} {
 			if strings.ContainsAny(t, set) {
@@ -57,6 +57,13 @@ func LooksLikeSecret(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// pathLike: an absolute path of several segments (/api/v1/apps/tokens, a
+// doc's file location) is long and mixed-case but not a token. Base64 may
+// start with "/" too, so padding or '+' keeps a value suspect.
+func pathLike(t string) bool {
+	return strings.HasPrefix(t, "/") && strings.Count(t, "/") >= 2 && !strings.ContainsAny(t, "+=")
 }
 
 // entropy is the Shannon entropy of s in bits per character.

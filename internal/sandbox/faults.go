@@ -39,7 +39,8 @@ const FaultSyntax = `A comma-separated list of faults, each KIND[:ARG]...[@PATH]
   429[:N]               every Nth request answers 429 with Retry-After (N=3);
                         args every=N, burst=N, after=DURATION (Retry-After, default 1s)
   5xx[:N]               each distinct request URL fails its first N attempts with 503 (N=2),
-                        then succeeds; 500..599[:N] answers that status; args burst=N, every=N
+                        then succeeds; 500..599[:N] answers that status; args burst=N, and
+                        every=N to burst only every Nth distinct URL
   slow[:DURATION]       responses are delayed DURATION (default 500ms); arg every=N
   truncate[:N]          every Nth response (default every one) is a valid prefix of its body,
                         then the connection closes; arg every=N
@@ -96,6 +97,7 @@ func parseFault(item string) (Fault, error) {
 		return d, nil
 	}
 	// keyed applies key=value arguments common to the counting faults.
+	burstGiven := false
 	keyed := func(a string, bare func(string) error) error {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
@@ -105,10 +107,15 @@ func parseFault(item string) (Fault, error) {
 		switch k {
 		case "every":
 			f.Every, err = posInt(k, v)
-			f.Burst = 0
+			if !burstGiven {
+				f.Burst = 0
+			}
 		case "burst":
 			f.Burst, err = posInt(k, v)
-			f.Every = 0
+			burstGiven = is5xx(f.Kind) // 5xx: burst=N and every=M sample URLs
+			if !burstGiven {
+				f.Every = 0
+			}
 		case "after":
 			if f.Kind != "429" {
 				return fmt.Errorf("after= applies to 429 only")
@@ -127,7 +134,7 @@ func parseFault(item string) (Fault, error) {
 				return f, err
 			}
 		}
-	case f.Kind == "5xx" || len(f.Kind) == 3 && f.Kind[0] == '5':
+	case is5xx(f.Kind):
 		f.Status = 503
 		if f.Kind != "5xx" {
 			n, err := strconv.Atoi(f.Kind)
@@ -208,6 +215,9 @@ func (f Fault) String() string {
 		b.WriteString(f.Kind)
 		if f.Burst > 0 {
 			fmt.Fprintf(&b, ":burst=%d", f.Burst)
+			if f.Every > 1 {
+				fmt.Fprintf(&b, ":every=%d", f.Every)
+			}
 		} else {
 			fmt.Fprintf(&b, ":every=%d", f.Every)
 		}
@@ -227,6 +237,7 @@ type faultState struct {
 	n      atomic.Uint64
 	mu     sync.Mutex
 	bursts map[string]int // request key → attempts seen
+	urls   int            // distinct request keys seen, for Burst with Every
 }
 
 const maxBurstKeys = 100_000
@@ -235,7 +246,9 @@ func (fs *faultState) applies(rt *route) bool { return fs.Path == "" || fs.Path 
 
 // hit decides whether this request is hit: every Nth, or one of the
 // first Burst attempts at its URL (so a client's retries of the same page
-// count, and concurrency does not change which pages fail).
+// count, and concurrency does not change which pages fail). With both
+// Burst and Every, only every Nth distinct URL gets its burst: a sample
+// that proves retries work without every page paying a backoff.
 func (fs *faultState) hit(key string) bool {
 	if fs.Burst > 0 {
 		fs.mu.Lock()
@@ -243,8 +256,16 @@ func (fs *faultState) hit(key string) bool {
 		if len(fs.bursts) >= maxBurstKeys {
 			clear(fs.bursts)
 		}
-		fs.bursts[key]++
-		return fs.bursts[key] <= fs.Burst
+		n, seen := fs.bursts[key]
+		if !seen {
+			fs.urls++
+			if fs.Every > 1 && fs.urls%fs.Every != 1 {
+				n = -1 << 30 // never hit: not in the sample
+			}
+		}
+		n++
+		fs.bursts[key] = n
+		return n >= 1 && n <= fs.Burst
 	}
 	every := uint64(max(fs.Every, 1))
 	return fs.n.Add(1)%every == 0
@@ -429,6 +450,8 @@ func (sb *Sandbox) injectFaults(w http.ResponseWriter, r *http.Request, rt *rout
 	}
 	return false, truncate
 }
+
+func is5xx(kind string) bool { return kind == "5xx" || len(kind) == 3 && kind[0] == '5' }
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

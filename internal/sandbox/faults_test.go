@@ -21,8 +21,9 @@ func TestParseFaults(t *testing.T) {
 			{Kind: "truncate", Every: 1},
 			{Kind: "drift", Drift: "rename"},
 		},
-		"429:5:after=2s": {{Kind: "429", Status: 429, Every: 5, RetryAfter: 2 * time.Second}},
-		"429:burst=2":    {{Kind: "429", Status: 429, Burst: 2, RetryAfter: time.Second}},
+		"429:5:after=2s":      {{Kind: "429", Status: 429, Every: 5, RetryAfter: 2 * time.Second}},
+		"429:burst=2":         {{Kind: "429", Status: 429, Burst: 2, RetryAfter: time.Second}},
+		"5xx:burst=1:every=3": {{Kind: "5xx", Status: 503, Burst: 1, Every: 3}},
 		"502:every=4@/users/{id}/keys": {
 			{Kind: "502", Status: 502, Every: 4, Path: "/users/{id}/keys"}},
 		"slow:1s:every=2, truncate:3": {
@@ -124,6 +125,12 @@ func TestFaultServerErrorBurst(t *testing.T) {
 	got = statuses(t, sb, c, "/webhooks", "/webhooks", "/webhooks")
 	if want := []int{503, 503, 200}; !reflect.DeepEqual(got, want) {
 		t.Errorf("webhooks: %v, want %v (the first matching fault answers)", got, want)
+	}
+	// With every=N only every Nth distinct URL bursts.
+	sb, c = faultSandbox(t, "5xx:burst=1:every=2")
+	got = statuses(t, sb, c, "/users", "/users", "/users?page=2", "/webhooks", "/webhooks", "/me")
+	if want := []int{503, 200, 200, 503, 200, 200}; !reflect.DeepEqual(got, want) {
+		t.Errorf("sampled burst: %v, want %v", got, want)
 	}
 	sb, c = faultSandbox(t, "500:burst=1@/webhooks")
 	if got := statuses(t, sb, c, "/webhooks", "/webhooks", "/users"); !reflect.DeepEqual(got, []int{500, 200, 200}) {

@@ -90,6 +90,9 @@ func (sb *Sandbox) plan(h uint64, idx, k1, k2, k3 int, floor time.Time) *lifePla
 // recordValue generates record i of l under scope from schema (the list's
 // record schema, or an item response's), with its id and any drift.
 func (sb *Sandbox) recordValue(l *list, scope string, i int, schema *apisurface.Schema, ids []idVal) any {
+	if l.scalar && i < len(ids) && (schema == nil || schema == l.records) {
+		return ids[i].v // a list of identifiers: the record is its id
+	}
 	h := hashOf(sb.seed, "rec", l.route.key, scope, strconv.Itoa(i))
 	rc := &recordCtx{plan: sb.plan(h, i, l.k1, l.k2, l.k3, time.Time{}), list: l}
 	v, _ := sb.value(schema, "", h, rc, 0, true)
@@ -545,7 +548,10 @@ func timeKindOf(sn string, s *apisurface.Schema, typ string) timeKind {
 	case "string":
 		isTime = format == "date-time" || format == "date" || (format == "" && s.Pattern == "" && timeName(sn))
 	case "integer", "number":
-		isTime = unixName(sn)
+		// By name, or by a description that calls it Unix time.
+		d := strings.ToLower(s.Description)
+		isTime = unixName(sn) || strings.Contains(d, "unix time") || strings.Contains(d, "unix timestamp") ||
+			strings.Contains(d, "epoch") || strings.Contains(d, "seconds since")
 	}
 	if !isTime {
 		return tkNone
@@ -560,7 +566,7 @@ func timeKindOf(sn string, s *apisurface.Schema, typ string) timeKind {
 		return tkRotated
 	case has("updat", "modif", "changed"):
 		return tkUpdated
-	case has("creat", "insert", "issued", "regist", "added", "not_before", "valid_from", "start", "since"):
+	case has("creat", "insert", "issued", "regist", "added", "install", "not_before", "valid_from", "valid_after", "valid_since", "start", "since"):
 		return tkCreated
 	}
 	return tkOther
@@ -574,7 +580,8 @@ func timeName(sn string) bool {
 	}
 	switch sn {
 	case "created", "updated", "modified", "expires", "expiry", "expiration", "expiration_date",
-		"last_used", "last_login", "last_seen", "timestamp", "date", "not_before", "not_after":
+		"last_used", "last_login", "last_seen", "last_updated", "last_modified", "last_rotated",
+		"timestamp", "date", "not_before", "not_after":
 		return true
 	}
 	return strings.HasPrefix(sn, "date_")
@@ -587,10 +594,10 @@ func unixName(sn string) bool {
 		}
 	}
 	switch sn {
-	case "created", "updated", "expires", "expiration", "last_used", "timestamp":
+	case "created", "updated", "expires", "expiration", "last_used", "last_active", "last_seen", "last_login", "timestamp":
 		return true
 	}
-	return false
+	return strings.HasPrefix(sn, "date_")
 }
 
 func timeValue(s *apisurface.Schema, typ, sn string, t time.Time) any {
@@ -757,12 +764,28 @@ func (sb *Sandbox) strRaw(s *apisurface.Schema, sn string, f *gofakeit.Faker, rc
 	if v := strongMeaning(sn, f); v != "" {
 		return v
 	}
+	if ex != "" && nameField(sn) && !strings.ContainsAny(ex, " \t\n") && !tokenLike(ex) {
+		// A name's example shows the vendor's naming style, not a
+		// constant: records named alike would hide a mapping that keys
+		// on the name.
+		return ex + "-" + strconv.Itoa(2+f.IntN(98))
+	}
 	if ex != "" {
 		if v, ok := exampleVariant(ex, f); ok {
 			return v
 		}
 	}
 	return sb.strMeaning(sn, f, rc)
+}
+
+// nameField says whether a field holds a record's name, which differs
+// from record to record (unlike a type tag, whose example is a constant).
+func nameField(sn string) bool {
+	switch sn {
+	case "name", "display_name", "full_name", "title", "label", "slug", "nickname", "alias", "username", "login", "handle":
+		return true
+	}
+	return strings.HasSuffix(sn, "_name") && !strings.HasSuffix(sn, "type_name")
 }
 
 // idString makes a string id for the id field (name, schema s): by its
@@ -954,6 +977,9 @@ func (sb *Sandbox) strMeaning(sn string, f *gofakeit.Faker, rc *recordCtx) strin
 	switch {
 	case strings.HasSuffix(sn, "_name") || strings.HasSuffix(sn, "name"):
 		return nhiName(f)
+	case sn == "key" && rc != nil && rc.list != nil && (rc.list.kind == nhi.DeployKey || rc.list.kind == nhi.SSHKey):
+		// The key of a deploy or SSH key record is its public key.
+		return "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + alnum(f, 43) + " sbx-synthetic"
 	case isIDName(sn) || sn == "key":
 		return alnum(f, 12)
 	case strings.Contains(sn, "descr") || strings.Contains(sn, "note") || strings.Contains(sn, "comment") ||
@@ -1034,9 +1060,11 @@ func tokenLike(ex string) bool {
 // case, digit positions, hex alphabet) and varies the rest, so ids look
 // like the vendor's yet differ per record.
 func mutate(ex string, f *gofakeit.Faker) string {
-	isHex := strings.IndexFunc(ex, func(r rune) bool { return !strings.ContainsRune("0123456789abcdef-", r) }) < 0
+	// Hex only when a hex letter shows it: an all-digit id stays digits.
+	isHex := strings.IndexFunc(ex, func(r rune) bool { return !strings.ContainsRune("0123456789abcdef-", r) }) < 0 &&
+		strings.ContainsAny(ex, "abcdef")
 	r := []rune(ex)
-	for i := 1; i < len(r); i++ {
+	for i := max(1, typePrefix(r)); i < len(r); i++ {
 		c := r[i]
 		switch {
 		case isHex && (c >= 'a' && c <= 'f' || c >= '0' && c <= '9'):
@@ -1050,6 +1078,26 @@ func mutate(ex string, f *gofakeit.Faker) string {
 		}
 	}
 	return string(r)
+}
+
+// typePrefix is the length of an id's type prefix ("key_", "sk_live_",
+// "wh-"): lower-case words each ending in "_" or "-", which vendors keep
+// constant across ids; 0 when there is none, or when it would leave
+// nothing to vary. A word of hex letters only ("deadbeef-") is part of
+// a hex id, not a prefix.
+func typePrefix(r []rune) int {
+	n := 0
+	for {
+		j, word := n, false
+		for j < len(r) && r[j] >= 'a' && r[j] <= 'z' {
+			word = word || r[j] > 'f'
+			j++
+		}
+		if !word || j >= len(r)-1 || (r[j] != '_' && r[j] != '-') {
+			return n
+		}
+		n = j + 1
+	}
 }
 
 // exampleVariant uses the doc's example as a value source: ids and keys

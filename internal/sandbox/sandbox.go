@@ -90,6 +90,7 @@ type Sandbox struct {
 	vocab    []string                 // scope vocabulary: the doc's oauth scopes
 	docSec   []apisurface.Requirement
 	errs     map[string]*apisurface.Schema // a doc-wide error style for requests that match no operation
+	env      *envelope                     // the doc-wide success flag, for requests that match no list
 	faults   []*faultState
 
 	pats  patternCache
@@ -114,8 +115,30 @@ type route struct {
 	// roleItem: where the record sits in the item response, and its schema.
 	recPath   []string
 	recSchema *apisurface.Schema
-	// query parameters the doc marks required (paging ones excluded).
-	required []string
+	// recID is the record property an item of a scalar list carries its
+	// id in; "" when it has none.
+	recID string
+	// query parameters the doc marks required, with the values their
+	// enum allows (none: any value).
+	required []requiredParam
+	// env is the success flag its responses carry; nil when none.
+	env *envelope
+}
+
+// requiredParam is a query parameter a request must carry.
+type requiredParam struct {
+	name string
+	enum []string
+}
+
+// envelope is a success flag as served: true in every success body; on
+// an in-band API, false in error bodies answered with 200.
+type envelope struct {
+	ok, errField []string
+	inBand       bool
+	// errShape is the error body the success response documents as its
+	// other oneOf alternative; nil when it documents none.
+	errShape *apisurface.Schema
 }
 
 // Roles of a served operation.
@@ -141,8 +164,14 @@ type list struct {
 	idField     string
 	idSchema    *apisurface.Schema
 	kind        nhi.Kind
-	k1, k2, k3  int // per-list phase of the realism cycles
-	drift       []driftAction
+	// scalar: the records are bare identifiers or names (a string or
+	// integer schema), each record its own id.
+	scalar bool
+	// env is the schema of a success body holding the records: the
+	// response, or the oneOf alternative of it that has them.
+	env        *apisurface.Schema
+	k1, k2, k3 int // per-list phase of the realism cycles
+	drift      []driftAction
 }
 
 func (l *list) depth() int { return len(l.route.binds) }
@@ -264,7 +293,15 @@ func (sb *Sandbox) buildRoutes(s *apisurface.Surface) error {
 		}
 		for _, p := range rt.op.Parameters {
 			if p.In == "query" && p.Required {
-				rt.required = append(rt.required, p.Name)
+				rp := requiredParam{name: p.Name}
+				if p.Schema != nil {
+					for _, e := range p.Schema.Enum {
+						if e != nil {
+							rp.enum = append(rp.enum, fmt.Sprint(e))
+						}
+					}
+				}
+				rt.required = append(rt.required, rp)
 			}
 		}
 	}
@@ -278,10 +315,32 @@ func (sb *Sandbox) buildRoutes(s *apisurface.Surface) error {
 	}
 	// Item routes: find where their record sits, now that id fields are known.
 	for _, rt := range sb.routes {
-		if rt.role == RoleItem {
-			rt.recPath, rt.recSchema = findRecord(rt.op.Response, rt.list.records, rt.list.idField)
+		if rt.role != RoleItem {
+			continue
 		}
+		if rt.list.scalar {
+			// The list only names its records; the item describes one,
+			// which carries the id under the item parameter's name or an
+			// id-like one.
+			param := rt.segs[len(rt.segs)-1].param
+			rt.recPath, rt.recSchema = findRecord(rt.op.Response, nil, param)
+			if !hasProp(rt.recSchema, param) {
+				rt.recPath, rt.recSchema = findRecord(rt.op.Response, nil, "id")
+			}
+			var idSchema *apisurface.Schema
+			rt.recID, idSchema = idProp(rt.recSchema, param)
+			if l := rt.list; idSchema != nil && (idSchema.Format != "" || idSchema.Pattern != "" || idSchema.Example != nil) &&
+				l.idSchema != nil && l.idSchema.Format == "" && l.idSchema.Pattern == "" && l.idSchema.Example == nil &&
+				l.idSchema.Type == idSchema.Type {
+				// The item says what the ids look like (uuids, say);
+				// the list of bare ids only that they are strings.
+				l.idSchema = idSchema
+			}
+			continue
+		}
+		rt.recPath, rt.recSchema = findRecord(rt.op.Response, rt.list.records, rt.list.idField)
 	}
+	sb.buildEnvelopes()
 	// The doc-wide error style: the first operation's documented errors.
 	sb.errs = map[string]*apisurface.Schema{}
 	for _, rt := range sb.routes {
@@ -316,14 +375,16 @@ func newList(rt *route) *list {
 		l.kind = op.List.Kind
 		l.recordsRaw = op.List.RecordsPath
 		l.recordsPath = splitPath(op.List.RecordsPath)
+		l.env = successShape(op.Response, l.recordsPath)
 		l.records = op.List.Records
 		if l.records == nil {
-			if arr := schemaAt(op.Response, l.recordsPath); arr != nil {
+			if arr := schemaAt(l.env, l.recordsPath); arr != nil {
 				l.records = arr.Items
 			}
 		}
 	case op.Response != nil && op.Response.Type == "array":
 		l.records = op.Response.Items
+		l.env = op.Response
 		l.paging.Style = apisurface.PageNone
 	default:
 		return nil
@@ -345,7 +406,25 @@ func newList(rt *route) *list {
 			}
 		}
 	}
+	if r := l.records; r != nil && (r.Type == "string" || r.Type == "integer") && len(r.Properties) == 0 {
+		l.scalar = true
+	}
 	return l
+}
+
+// successShape is the schema of a success body that holds the records at
+// path: the response, or, when the response is a oneOf of a success and
+// an error shape, the alternative that has them.
+func successShape(resp *apisurface.Schema, path []string) *apisurface.Schema {
+	if resp == nil || len(resp.Properties) > 0 || len(resp.OneOf) == 0 || len(path) == 0 {
+		return resp
+	}
+	for _, alt := range resp.OneOf {
+		if schemaAt(alt, path) != nil {
+			return mergeAlt(resp, alt)
+		}
+	}
+	return resp
 }
 
 // pagingComplete says whether p names everything its style needs.
@@ -373,24 +452,39 @@ func (l *list) pickID(itemParam string) {
 	if l.records == nil {
 		return
 	}
-	props := l.records.Properties
-	find := func(match func(string) bool) bool {
-		for _, p := range props {
-			if match(p.Name) && p.Schema != nil && (p.Schema.Type == "string" || p.Schema.Type == "integer" || p.Schema.Type == "") {
-				l.idField, l.idSchema = p.Name, p.Schema
-				return true
-			}
-		}
-		return false
+	if l.scalar {
+		// Each record is its own id; the schema says what ids look like.
+		l.idSchema = l.records
+		return
 	}
-	_ = find(func(n string) bool { return itemParam != "" && n == itemParam }) ||
-		find(func(n string) bool { return n == "id" }) ||
-		find(func(n string) bool { return strings.EqualFold(n, "id") || n == "uuid" || n == "uid" }) ||
-		find(func(n string) bool { s := snake(n); return strings.HasSuffix(s, "_id") || s == "key" }) ||
-		find(func(n string) bool { s := snake(n); return s == "name" || s == "slug" || s == "fingerprint" })
+	l.idField, l.idSchema = idProp(l.records, itemParam)
 	if ex, ok := l.records.Example.(map[string]any); ok && l.idField != "" {
 		l.idSchema = withExample(l.idSchema, ex[l.idField])
 	}
+}
+
+// idProp is the property of record schema s that identifies a record:
+// itemParam when s has it, else id, uuid, a *_id, then name-like keys;
+// "" when s has none.
+func idProp(s *apisurface.Schema, itemParam string) (string, *apisurface.Schema) {
+	if s == nil {
+		return "", nil
+	}
+	for _, match := range []func(string) bool{
+		func(n string) bool { return itemParam != "" && n == itemParam },
+		func(n string) bool { return n == "id" },
+		// kid: the JSON Web Key "key ID" (RFC 7517), the id of key records.
+		func(n string) bool { return strings.EqualFold(n, "id") || n == "uuid" || n == "uid" || n == "kid" },
+		func(n string) bool { s := snake(n); return strings.HasSuffix(s, "_id") || s == "key" },
+		func(n string) bool { s := snake(n); return s == "name" || s == "slug" || s == "fingerprint" },
+	} {
+		for _, p := range s.Properties {
+			if match(p.Name) && p.Schema != nil && (p.Schema.Type == "string" || p.Schema.Type == "integer" || p.Schema.Type == "") {
+				return p.Name, p.Schema
+			}
+		}
+	}
+	return "", nil
 }
 
 // schemaAt follows body path segments through object properties.
@@ -482,7 +576,7 @@ func (sb *Sandbox) Operations() []Operation {
 	for _, rt := range sb.routes {
 		o := Operation{Method: "GET", Path: rt.op.Path, Role: rt.role}
 		if l := rt.list; l != nil {
-			o.Kind, o.IDField = l.kind, l.idField
+			o.Kind, o.IDField = l.kind, l.idFieldName()
 			if rt.role == RoleList {
 				o.RecordsPath, o.Paging = l.recordsRaw, l.paging.Style
 			}

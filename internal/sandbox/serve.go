@@ -81,8 +81,15 @@ func (sb *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request, e *LogEntry)
 	}
 	q := r.URL.Query()
 	for _, p := range rt.required {
-		if !q.Has(p) {
-			sb.writeError(w, rt.op, http.StatusBadRequest, "invalid_request", "missing required query parameter "+strconv.Quote(p))
+		if !q.Has(p.name) {
+			sb.writeError(w, rt.op, http.StatusBadRequest, "invalid_request", "missing required query parameter "+strconv.Quote(p.name))
+			return
+		}
+		// list=true where GET stands in for a LIST verb: any other value
+		// asks for something else, which the sandbox does not serve.
+		if v := q.Get(p.name); len(p.enum) > 0 && !slices.Contains(p.enum, v) {
+			sb.writeError(w, rt.op, http.StatusBadRequest, "invalid_request",
+				fmt.Sprintf("query parameter %q must be one of %s", p.name, strings.Join(p.enum, ", ")))
 			return
 		}
 	}
@@ -152,22 +159,25 @@ func (sb *Sandbox) body(rt *route, r *http.Request, vals map[int]string, hdr htt
 			return 0, nil, notFound(fmt.Sprintf("no record with id %q at %s", v, b.list.route.op.Path))
 		}
 		if rt.role == RoleItem && t == len(rt.binds)-1 {
-			return status, sb.itemBody(rt, scope, i, ids), nil
+			return status, rt.env.markOK(sb.itemBody(rt, scope, i, ids)), nil
 		}
 		scope = joinScope(scope, v)
 	}
 	if rt.role == RoleList {
 		body, err := sb.page(rt.list, scope, r, hdr)
-		return status, body, err
+		return status, rt.env.markOK(body), err
 	}
 	if rt.op.Response == nil {
 		return status, &object{}, nil
 	}
-	return status, sb.bodyValue(rt.op.Response, hashOf(sb.seed, "object", rt.key, r.URL.EscapedPath())), nil
+	return status, rt.env.markOK(sb.bodyValue(rt.op.Response, hashOf(sb.seed, "object", rt.key, r.URL.EscapedPath()))), nil
 }
 
 func (sb *Sandbox) itemBody(rt *route, scope string, i int, ids []idVal) any {
 	rec := sb.recordValue(rt.list, scope, i, rt.recSchema, ids)
+	if o, ok := rec.(*object); ok && rt.recID != "" && i < len(ids) {
+		o.set(rt.recID, ids[i].v) // an item of a list of bare ids
+	}
 	if len(rt.recPath) == 0 {
 		return rec
 	}
@@ -343,12 +353,12 @@ func (sb *Sandbox) page(l *list, scope string, r *http.Request, hdr http.Header)
 
 	var body any = recs
 	if len(l.recordsPath) > 0 {
-		env := stubAt(l.route.op.Response, l.recordsPath)
+		env := stubAt(l.env, l.recordsPath)
 		body = sb.bodyValue(env, hashOf(sb.seed, "envelope", l.route.key, scope, strconv.Itoa(pr.off)))
 		sb.honestEnvelope(body, pr, total, more, l.paging.Style == apisurface.PagePageNumber)
 		body = setPath(body, l.recordsPath, recs)
 	}
-	env := l.route.op.Response
+	env := l.env
 	p := l.paging
 	nextURL := func() string { return sb.pageURL(l, scope, r, next) }
 	switch p.Style {
@@ -491,11 +501,27 @@ func (sb *Sandbox) writeAuthError(w http.ResponseWriter, op *apisurface.Operatio
 // writeError answers in the vendor's error style: the doc's error schema
 // for this status (the operation's, else any operation's), filled with
 // the message; a generic JSON error when the doc has none.
+//
+// An API that answers errors in band (a success flag, HTTP 200) gets its
+// client errors that way too: status 200, the flag false, the error
+// field holding the documented code closest to the situation.
 func (sb *Sandbox) writeError(w http.ResponseWriter, op *apisurface.Operation, status int, code, msg string) {
 	var body any
-	if s := sb.errorSchema(op, status); s != nil {
+	env := sb.envOf(op)
+	s := sb.errorSchema(op, status)
+	if s == nil && env != nil {
+		s = env.errShape
+	}
+	if s != nil {
 		body = sb.bodyValue(s, hashOf(sb.seed, "error", strconv.Itoa(status)))
 		fillError(body, status, code, msg, 0)
+		fixEnums(body, s, code, 0)
+		body = env.markError(body, s, code)
+		status = env.inBandStatus(status)
+	} else if env != nil {
+		// No documented error body: the flag and the code are the style.
+		body = env.markError(&object{}, nil, code)
+		status = env.inBandStatus(status)
 	} else {
 		body = &object{keys: []string{"error"}, vals: []any{
 			&object{keys: []string{"code", "message", "status"}, vals: []any{code, msg, int64(status)}}}}
@@ -537,6 +563,30 @@ func (sb *Sandbox) errorSchema(op *apisurface.Operation, status int) *apisurface
 		}
 	}
 	return lookup(sb.errs)
+}
+
+// fixEnums restores what fillError may have broken: a code written into
+// a field whose schema enumerates codes becomes the closest enum value,
+// so error bodies conform to the doc.
+func fixEnums(v any, s *apisurface.Schema, code string, depth int) {
+	o, ok := v.(*object)
+	if !ok || s == nil || depth > 4 {
+		return
+	}
+	for i, k := range o.keys {
+		ps := schemaAt(s, []string{k})
+		if ps == nil {
+			continue
+		}
+		switch t := o.vals[i].(type) {
+		case string:
+			if len(ps.Enum) > 0 && !slices.Contains(ps.Enum, any(t)) {
+				o.vals[i] = errorCodeFor(ps, code)
+			}
+		case *object:
+			fixEnums(t, ps, code, depth+1)
+		}
+	}
 }
 
 // fillError writes the message and code into the error body's message-

@@ -114,6 +114,18 @@ func (s *Server) Truth() Truth { return s.sb.Truth() }
 // RequestLog returns a copy of the request log.
 func (s *Server) RequestLog() []LogEntry { return s.sb.RequestLog() }
 
+// Shutdown stops accepting requests and waits, until ctx ends, for the
+// ones in flight to finish, so their log entries are in: a client has its
+// whole response before the handler has logged it.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close() // the wait ran out: drop what is left
+	}
+	s.once.Do(func() { close(s.done) })
+	return err
+}
+
 // Close stops the server at once, closing open connections.
 func (s *Server) Close() error {
 	var err error

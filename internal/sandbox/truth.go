@@ -25,12 +25,15 @@ type Truth struct {
 
 // OperationTruth is what one list operation holds.
 type OperationTruth struct {
-	Method      string   `json:"method"`
-	Path        string   `json:"path"` // the doc's template
-	Kind        nhi.Kind `json:"kind,omitempty"`
-	IDField     string   `json:"id_field,omitempty"` // "" when records have no id: ids are then positions
-	RecordsPath string   `json:"records_path"`
-	Paging      string   `json:"paging"`
+	Method string   `json:"method"`
+	Path   string   `json:"path"` // the doc's template
+	Kind   nhi.Kind `json:"kind,omitempty"`
+	// IDField is the record property holding the id; "." when each
+	// record is a bare identifier (a list of names or keys) and so its
+	// own id; "" when records have no id: ids are then positions.
+	IDField     string `json:"id_field,omitempty"`
+	RecordsPath string `json:"records_path"`
+	Paging      string `json:"paging"`
 	// Parent is the path template of the list whose ids scope this one.
 	Parent string `json:"parent,omitempty"`
 	// IDs of a top-level list, in serving order.
@@ -107,7 +110,7 @@ func (sb *Sandbox) truthHeader() Truth {
 }
 
 func (sb *Sandbox) operationTruth(l *list) OperationTruth {
-	o := OperationTruth{Method: "GET", Path: l.route.op.Path, Kind: l.kind, IDField: l.idField,
+	o := OperationTruth{Method: "GET", Path: l.route.op.Path, Kind: l.kind, IDField: l.idFieldName(),
 		RecordsPath: l.recordsRaw, Paging: l.paging.Style}
 	for _, d := range l.drift {
 		o.Drift = append(o.Drift, d.String())
@@ -197,7 +200,7 @@ func (sb *Sandbox) ids(l *list, scope string) []idVal {
 // base, as databases do; string ids follow the id field's format, pattern
 // or example.
 func (sb *Sandbox) genID(l *list, scope string, i, attempt int) idVal {
-	if l.idField == "" {
+	if l.idField == "" && !l.scalar {
 		return idVal{s: strconv.Itoa(i)}
 	}
 	s := l.idSchema
@@ -218,8 +221,21 @@ func (sb *Sandbox) genID(l *list, scope string, i, attempt int) idVal {
 		return idVal{v: v, s: fmt.Sprint(v)}
 	}
 	h := hashOf(sb.seed, "id", l.route.key, scope, strconv.Itoa(i), strconv.Itoa(attempt))
-	v := sb.idString(s, l.idField, h)
+	name := l.idField
+	if l.scalar {
+		name = "id" // bare identifiers: opaque ids unless the schema shapes them
+	}
+	v := sb.idString(s, name, h)
 	return idVal{v: v, s: v}
+}
+
+// idFieldName is the id field as Truth and Operations report it: "."
+// for a list of bare identifiers.
+func (l *list) idFieldName() string {
+	if l.scalar {
+		return "."
+	}
+	return l.idField
 }
 
 // idEnum is the id field's enum, without null.

@@ -1,0 +1,163 @@
+package draft
+
+import (
+	"strings"
+	"unicode"
+)
+
+// snake normalises an identifier for meaning checks: lastUsedAt,
+// last-used-at and LAST_USED_AT all become last_used_at. Vendors spell the
+// same meaning in every case style; the vocabularies below are written once,
+// in snake case.
+func snake(name string) string {
+	var b strings.Builder
+	r := []rune(name)
+	for i, c := range r {
+		switch {
+		case c == '-' || c == ' ' || c == '.' || c == '/':
+			b.WriteByte('_')
+		case unicode.IsUpper(c):
+			prevLower := i > 0 && (unicode.IsLower(r[i-1]) || unicode.IsDigit(r[i-1]))
+			nextLower := i > 0 && i+1 < len(r) && unicode.IsUpper(r[i-1]) && unicode.IsLower(r[i+1])
+			if prevLower || nextLower {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(c))
+		case unicode.IsLetter(c) || unicode.IsDigit(c) || c == '_':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return strings.Trim(b.String(), "_")
+}
+
+// words splits an identifier or a phrase into singular lower-case words.
+func words(s string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(snake(s), func(r rune) bool { return r == '_' }) {
+		if w != "" {
+			out = append(out, singular(w))
+		}
+	}
+	return out
+}
+
+// singular is a small English singulariser: enough for collection names
+// ("keys", "policies", "certificates", "addresses").
+func singular(w string) string {
+	switch {
+	case len(w) <= 3:
+		return w
+	case strings.HasSuffix(w, "ies"):
+		return strings.TrimSuffix(w, "ies") + "y"
+	case strings.HasSuffix(w, "sses"), strings.HasSuffix(w, "xes"), strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"):
+		return strings.TrimSuffix(w, "es")
+	case strings.HasSuffix(w, "ss"), strings.HasSuffix(w, "us"), strings.HasSuffix(w, "is"):
+		return w
+	}
+	return strings.TrimSuffix(w, "s")
+}
+
+// slug makes a metadata name: lower-case letters and digits, "-" between
+// words, at most 63 characters, starting with a letter or digit.
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(s) {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(c)
+		default:
+			dash = true
+		}
+	}
+	out := b.String()
+	if len(out) > 63 {
+		out = strings.TrimRight(out[:63], "-")
+	}
+	return out
+}
+
+// ident makes a CEL/config identifier ([A-Za-z_][A-Za-z0-9_]*) from s.
+func ident(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_':
+			b.WriteRune(c)
+		case c >= '0' && c <= '9':
+			if i == 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "x"
+	}
+	return b.String()
+}
+
+// streamIdent makes a stream name ([a-z0-9][a-z0-9_]{0,62}).
+func streamIdent(parts ...string) string {
+	var ws []string
+	for _, p := range parts {
+		for _, w := range strings.Split(snake(p), "_") {
+			if w != "" {
+				ws = append(ws, w)
+			}
+		}
+	}
+	out := strings.Join(ws, "_")
+	if out == "" {
+		out = "stream"
+	}
+	if len(out) > 63 {
+		out = strings.TrimRight(out[:63], "_")
+	}
+	return out
+}
+
+// celIdentOK says whether s can be a CEL field selection (r.s); others need
+// index syntax (r["x-y"]).
+func celIdentOK(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	switch s {
+	case "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
+		"import", "let", "loop", "package", "namespace", "return", "var", "void", "while":
+		return false
+	}
+	return true
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasSuffixAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.HasSuffix(s, x) {
+			return true
+		}
+	}
+	return false
+}
