@@ -2,6 +2,7 @@ package apisurface
 
 import (
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"math"
 	"slices"
 	"sort"
@@ -247,7 +248,7 @@ func tokens(text string) []string {
 		if w == "oauth2" {
 			w = "oauth"
 		}
-		ws[i] = singular(w)
+		ws[i] = names.Singular(w)
 	}
 	return ws
 }

@@ -2,6 +2,7 @@ package apisurface
 
 import (
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"slices"
 	"strings"
 )
@@ -246,7 +247,7 @@ func collectArrays(obj *Schema, prefix []string, sh pathShape, out *[]arrayCand,
 	segWords := words(segmentNoun(sh.lastStatic))
 	segLast := ""
 	if len(segWords) > 0 {
-		segLast = singular(segWords[len(segWords)-1])
+		segLast = names.Singular(segWords[len(segWords)-1])
 	}
 	eachProp(obj, func(p Property) bool {
 		nb = appendNorm(nb[:0], p.Name)
@@ -269,7 +270,7 @@ func collectArrays(obj *Schema, prefix []string, sh pathShape, out *[]arrayCand,
 			case segNoun != "" && ns == segNoun:
 				c.score += 3
 				c.why = append(c.why, fmt.Sprintf("array property %q matches the path's last segment %q", p.Name, sh.lastStatic))
-			case segLast != "" && len(pw) > 0 && singular(pw[len(pw)-1]) == segLast:
+			case segLast != "" && len(pw) > 0 && names.Singular(pw[len(pw)-1]) == segLast:
 				c.score += 2
 				c.why = append(c.why, fmt.Sprintf("array property %q ends with the path's last segment %q", p.Name, sh.lastStatic))
 			}

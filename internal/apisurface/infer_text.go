@@ -1,6 +1,7 @@
 package apisurface
 
 import (
+	"github.com/spindlehq/spindle/internal/names"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -74,27 +75,6 @@ func appendWords(dst []string, s string) []string {
 	return dst
 }
 
-// singular is a small English singulariser, enough to compare
-// "extensions" with "extension" and "policies" with "policy"; it leaves
-// short words and words ending in ss/us/is alone.
-func singular(w string) string {
-	n := len(w)
-	switch {
-	case n <= 3:
-		return w
-	case strings.HasSuffix(w, "ies"):
-		return w[:n-3] + "y"
-	case strings.HasSuffix(w, "sses"), strings.HasSuffix(w, "xes"),
-		strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"), strings.HasSuffix(w, "uses"):
-		return w[:n-2]
-	case strings.HasSuffix(w, "ss"), strings.HasSuffix(w, "us"), strings.HasSuffix(w, "is"):
-		return w
-	case strings.HasSuffix(w, "s"):
-		return w[:n-1]
-	}
-	return w
-}
-
 // norm lower-cases s and drops everything but letters and digits, so
 // "next_cursor", "nextCursor" and "@odata.nextLink" compare by letters.
 func norm(s string) string {
@@ -129,7 +109,7 @@ func normSingular(s string) string {
 	ws := words(s)
 	var b strings.Builder
 	for _, w := range ws {
-		b.WriteString(singular(w))
+		b.WriteString(names.Singular(w))
 	}
 	return b.String()
 }

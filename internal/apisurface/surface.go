@@ -10,7 +10,11 @@
 // bounded, never panics, and turns cosmetic damage into warnings.
 package apisurface
 
-import "github.com/spindlehq/spindle/internal/nhi"
+import (
+	"strconv"
+
+	"github.com/spindlehq/spindle/internal/nhi"
+)
 
 // Surface is a vendor API as its documentation describes it.
 type Surface struct {
@@ -275,4 +279,38 @@ type Warning struct {
 	Code     string `json:"code"`               // e.g. "dangling-ref", "ref-in-string", "unsupported-paging"
 	Location string `json:"location,omitempty"` // file and JSON/YAML path or line
 	Message  string `json:"message"`
+}
+
+// At follows body path segments through object properties (an array's
+// items for a numeric segment; the first oneOf alternative that has the
+// property when the schema itself does not). It returns nil when the path
+// leaves the schema.
+func (s *Schema) At(segs []string) *Schema {
+	for _, seg := range segs {
+		if s == nil {
+			return nil
+		}
+		var next *Schema
+		for _, p := range s.Properties {
+			if p.Name == seg {
+				next = p.Schema
+				break
+			}
+		}
+		if next == nil && s.Type == "array" {
+			if _, err := strconv.Atoi(seg); err == nil {
+				next = s.Items
+			}
+		}
+		if next == nil {
+			for _, alt := range s.OneOf {
+				if n := alt.At([]string{seg}); n != nil {
+					next = n
+					break
+				}
+			}
+		}
+		s = next
+	}
+	return s
 }

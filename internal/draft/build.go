@@ -3,6 +3,7 @@ package draft
 import (
 	"errors"
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"math"
 	"regexp"
 	"slices"
@@ -531,7 +532,7 @@ func streamBase(segs []string) string {
 // aliasFor names a stream's records for its children: the singular of its
 // collection, unique along the chain and clear of CEL's own names.
 func aliasFor(p *streamPlan) string {
-	a := ident(singular(snake(lastLiteral(p.node.segs))))
+	a := ident(names.Singular(names.Snake(lastLiteral(p.node.segs))))
 	switch a {
 	case "r", "config", "body", "status", "":
 		a += "_rec"

@@ -2,6 +2,7 @@ package draft
 
 import (
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"math"
 	"slices"
 	"sort"
@@ -298,7 +299,7 @@ func judgeKind(n *listNode) (k nhi.Kind, conf float64, ev []string, reject strin
 // record is a name).
 func credentialProp(r *record) string {
 	for _, p := range r.props {
-		if !credentialProps[snake(p.Name)] || typeOf(p.Schema) != "string" || len(p.Schema.Enum) > 0 {
+		if !credentialProps[names.Snake(p.Name)] || typeOf(p.Schema) != "string" || len(p.Schema.Enum) > 0 {
 			continue
 		}
 		if f := strings.ToLower(p.Schema.Format); f != "" && f != "password" && f != "byte" {
@@ -328,15 +329,15 @@ func idField(r *record, param string, collection string) string {
 	}
 	try := func(match func(sn string) bool) string {
 		for _, p := range r.props {
-			if match(snake(p.Name)) && ok(p.Schema) {
+			if match(names.Snake(p.Name)) && ok(p.Schema) {
 				return p.Name
 			}
 		}
 		return ""
 	}
-	coll := singular(snake(collection))
+	coll := names.Singular(names.Snake(collection))
 	for _, f := range []func(string) bool{
-		func(sn string) bool { return param != "" && sn == snake(param) },
+		func(sn string) bool { return param != "" && sn == names.Snake(param) },
 		func(sn string) bool { return sn == "id" },
 		func(sn string) bool { return sn == "uuid" || sn == "uid" || sn == "guid" },
 		func(sn string) bool {
@@ -471,7 +472,7 @@ func embeddedCandidates(n *listNode, all []*listNode) []*candidate {
 		c := &candidate{node: n, via: viaEmbedded, embed: p.Name, items: items, rec: ir, kind: k, conf: w, evidence: ev}
 		for _, other := range all {
 			switch {
-			case other.parent == n && len(other.segs) == len(n.segs)+2 && snake(lastLiteral(other.segs)) == snake(p.Name):
+			case other.parent == n && len(other.segs) == len(n.segs)+2 && names.Snake(lastLiteral(other.segs)) == names.Snake(p.Name):
 				c.skip = fmt.Sprintf("read per record by %s instead", other.key)
 			case other != n && other.parent == nil && sameEntities(n, other, p.Name, items):
 				// The same entities have a list of their own, with full
@@ -640,7 +641,7 @@ func sameEntities(n, other *listNode, prop string, items *apisurface.Schema) boo
 		return false
 	}
 	sibling := slices.Equal(other.segs[:len(other.segs)-1], n.segs[:len(n.segs)-1])
-	if sibling && snake(lastLiteral(other.segs)) == snake(prop) {
+	if sibling && names.Snake(lastLiteral(other.segs)) == names.Snake(prop) {
 		return true
 	}
 	if items == nil || items.Ref == "" || other.rec.ref == "" {
@@ -665,7 +666,7 @@ var scopeWords = map[string]bool{
 // configName is the config input a scope parameter fills: project and
 // projectId are the same input.
 func configName(param string) string {
-	sn := snake(param)
+	sn := names.Snake(param)
 	for _, suf := range []string{"_id", "_name", "_key", "_slug"} {
 		sn = strings.TrimSuffix(sn, suf)
 	}

@@ -2,6 +2,7 @@ package draft
 
 import (
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"slices"
 	"strconv"
 	"strings"
@@ -223,7 +224,7 @@ func mapRecord(r *record, kind nhi.Kind, collection string, strictOver, dropOver
 		}
 		if name == "" {
 			for _, p := range r.props {
-				sn := snake(p.Name)
+				sn := names.Snake(p.Name)
 				if !used[p.Name] && containsAny(sn, tc.subs...) && isTimestamp(sn, p.Schema) {
 					name = p.Name
 					break
@@ -321,13 +322,13 @@ func mapRecord(r *record, kind nhi.Kind, collection string, strictOver, dropOver
 			// or config object.
 			if want[0] == "url" && kind == nhi.Webhook {
 				if n, sub, ok := nestedURL(r, want); ok && !used[n] {
-					attrs = append(attrs, strconv.Quote(snake(sub))+": "+top(r, n).then(r.prop(n), sub).value("r", false))
+					attrs = append(attrs, strconv.Quote(names.Snake(sub))+": "+top(r, n).then(r.prop(n), sub).value("r", false))
 					attrReads = append(attrReads, n)
 				}
 			}
 			continue
 		}
-		attrs = append(attrs, strconv.Quote(snake(name))+": "+top(r, name).value("r", false))
+		attrs = append(attrs, strconv.Quote(names.Snake(name))+": "+top(r, name).value("r", false))
 		attrReads = append(attrReads, name)
 	}
 	// Properties repair asked to read strictly that no field reads: kept
@@ -336,7 +337,7 @@ func mapRecord(r *record, kind nhi.Kind, collection string, strictOver, dropOver
 		if used[name] || slices.Contains(attrReads, name) || r.prop(name) == nil {
 			continue
 		}
-		attrs = append(attrs, strconv.Quote(snake(name))+": "+top(r, name).direct("r"))
+		attrs = append(attrs, strconv.Quote(names.Snake(name))+": "+top(r, name).direct("r"))
 		attrReads = append(attrReads, name)
 	}
 	if len(attrs) > 0 {
@@ -459,7 +460,7 @@ func nestedURL(r *record, want []string) (string, string, bool) {
 		}
 		for _, w := range want {
 			for _, sp := range p.Schema.Properties {
-				if snake(sp.Name) == w && scalarType(sp.Schema) {
+				if names.Snake(sp.Name) == w && scalarType(sp.Schema) {
 					return p.Name, sp.Name, true
 				}
 			}

@@ -1,62 +1,19 @@
 package draft
 
 import (
+	"github.com/spindlehq/spindle/internal/names"
 	"strings"
-	"unicode"
 )
-
-// snake normalises an identifier for meaning checks: lastUsedAt,
-// last-used-at and LAST_USED_AT all become last_used_at. Vendors spell the
-// same meaning in every case style; the vocabularies below are written once,
-// in snake case.
-func snake(name string) string {
-	var b strings.Builder
-	r := []rune(name)
-	for i, c := range r {
-		switch {
-		case c == '-' || c == ' ' || c == '.' || c == '/':
-			b.WriteByte('_')
-		case unicode.IsUpper(c):
-			prevLower := i > 0 && (unicode.IsLower(r[i-1]) || unicode.IsDigit(r[i-1]))
-			nextLower := i > 0 && i+1 < len(r) && unicode.IsUpper(r[i-1]) && unicode.IsLower(r[i+1])
-			if prevLower || nextLower {
-				b.WriteByte('_')
-			}
-			b.WriteRune(unicode.ToLower(c))
-		case unicode.IsLetter(c) || unicode.IsDigit(c) || c == '_':
-			b.WriteRune(c)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return strings.Trim(b.String(), "_")
-}
 
 // words splits an identifier or a phrase into singular lower-case words.
 func words(s string) []string {
 	var out []string
-	for _, w := range strings.FieldsFunc(snake(s), func(r rune) bool { return r == '_' }) {
+	for _, w := range strings.FieldsFunc(names.Snake(s), func(r rune) bool { return r == '_' }) {
 		if w != "" {
-			out = append(out, singular(w))
+			out = append(out, names.Singular(w))
 		}
 	}
 	return out
-}
-
-// singular is a small English singulariser: enough for collection names
-// ("keys", "policies", "certificates", "addresses").
-func singular(w string) string {
-	switch {
-	case len(w) <= 3:
-		return w
-	case strings.HasSuffix(w, "ies"):
-		return strings.TrimSuffix(w, "ies") + "y"
-	case strings.HasSuffix(w, "sses"), strings.HasSuffix(w, "xes"), strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"):
-		return strings.TrimSuffix(w, "es")
-	case strings.HasSuffix(w, "ss"), strings.HasSuffix(w, "us"), strings.HasSuffix(w, "is"):
-		return w
-	}
-	return strings.TrimSuffix(w, "s")
 }
 
 // slug makes a metadata name: lower-case letters and digits, "-" between
@@ -109,7 +66,7 @@ func ident(s string) string {
 func streamIdent(parts ...string) string {
 	var ws []string
 	for _, p := range parts {
-		for _, w := range strings.Split(snake(p), "_") {
+		for _, w := range strings.Split(names.Snake(p), "_") {
 			if w != "" {
 				ws = append(ws, w)
 			}

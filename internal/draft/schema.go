@@ -1,6 +1,7 @@
 package draft
 
 import (
+	"github.com/spindlehq/spindle/internal/names"
 	"slices"
 
 	"github.com/spindlehq/spindle/internal/apisurface"
@@ -99,7 +100,7 @@ func (r *record) names() []string {
 func (r *record) find(want []string) (string, *apisurface.Schema) {
 	for _, w := range want {
 		for _, p := range r.props {
-			if snake(p.Name) == w {
+			if names.Snake(p.Name) == w {
 				return p.Name, p.Schema
 			}
 		}

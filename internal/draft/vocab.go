@@ -1,6 +1,7 @@
 package draft
 
 import (
+	"github.com/spindlehq/spindle/internal/names"
 	"slices"
 	"strings"
 
@@ -112,7 +113,7 @@ func refineKeyKind(k nhi.Kind, context []string, recordProps []string) nhi.Kind 
 	}
 	hasPub, hasFP := false, false
 	for _, p := range recordProps {
-		sn := snake(p)
+		sn := names.Snake(p)
 		hasPub = hasPub || sn == "public_key"
 		hasFP = hasFP || strings.Contains(sn, "fingerprint")
 	}
@@ -147,7 +148,7 @@ var kindTraits = map[nhi.Kind][]string{
 func traitsFor(k nhi.Kind, props []string) []string {
 	var out []string
 	for _, p := range props {
-		sn := snake(p)
+		sn := names.Snake(p)
 		for _, t := range kindTraits[k] {
 			if strings.Contains(sn, t) {
 				out = append(out, p)

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"github.com/spindlehq/spindle/internal/names"
 	"net/http"
 	"slices"
 	"strings"
@@ -27,7 +28,7 @@ func (sb *Sandbox) buildEnvelopes() {
 				// success and the error shape: the error shape is the
 				// alternative without the records.
 				for _, alt := range r.OneOf {
-					if alt != nil && schemaAt(alt, l.recordsPath) == nil && hasFlag(alt, l.route.env.ok) {
+					if alt != nil && alt.At(l.recordsPath) == nil && hasFlag(alt, l.route.env.ok) {
 						l.route.env.errShape = mergeAlt(r, alt)
 						break
 					}
@@ -50,7 +51,7 @@ func (sb *Sandbox) buildEnvelopes() {
 
 // hasFlag says whether s has a boolean at path.
 func hasFlag(s *apisurface.Schema, path []string) bool {
-	f := schemaAt(s, path)
+	f := s.At(path)
 	return f != nil && f.Type == "boolean"
 }
 
@@ -102,7 +103,7 @@ func (e *envelope) markError(body any, s *apisurface.Schema, code string) any {
 	}
 	body = setPath(body, e.ok, false)
 	if len(e.errField) > 0 {
-		if f := schemaAt(s, e.errField); f == nil || f.Type == "string" || f.Type == "" {
+		if f := s.At(e.errField); f == nil || f.Type == "string" || f.Type == "" {
 			body = setPath(body, e.errField, errorCodeFor(f, code))
 		}
 	}
@@ -141,7 +142,7 @@ func errorCodeFor(s *apisurface.Schema, code string) string {
 			return v
 		}
 		n := 0
-		for _, w := range strings.FieldsFunc(strings.ToLower(snake(v)), func(r rune) bool { return r == '_' || r == '.' || r == ':' || r == '/' }) {
+		for _, w := range strings.FieldsFunc(strings.ToLower(names.Snake(v)), func(r rune) bool { return r == '_' || r == '.' || r == ':' || r == '/' }) {
 			if slices.Contains(want, w) {
 				n++
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"math"
 	"regexp/syntax"
 	"slices"
@@ -280,7 +281,7 @@ func (sb *Sandbox) objectValue(s *apisurface.Schema, h uint64, rc *recordCtx, de
 			f := faker(h)
 			n := 1 + f.IntN(3)
 			for i := 0; i < n; i++ {
-				k := slug(f.Noun())
+				k := names.Slug(f.Noun())
 				if _, dup := o.get(k); dup || k == "" {
 					continue
 				}
@@ -370,7 +371,7 @@ func (sb *Sandbox) arrayValue(s *apisurface.Schema, sn string, h uint64, f *gofa
 	if n == 0 {
 		return []any{}
 	}
-	single := singular(sn)
+	single := names.Singular(sn)
 	// Distinct picks from a vocabulary: the items' enum, or for scopes and
 	// permissions the doc's oauth scopes.
 	var vocab []any
@@ -793,7 +794,7 @@ func nameField(sn string) bool {
 // name-keyed list gets names), else an opaque token.
 func (sb *Sandbox) idString(s *apisurface.Schema, name string, h uint64) string {
 	f := faker(h)
-	sn := snake(name)
+	sn := names.Snake(name)
 	if s == nil {
 		s = &apisurface.Schema{Type: "string"}
 	}
@@ -801,7 +802,7 @@ func (sb *Sandbox) idString(s *apisurface.Schema, name string, h uint64) string 
 		rc := &recordCtx{plan: sb.plan(h, 0, 0, 0, 0, time.Time{})}
 		if !isIDName(sn) && s.Format == "" && s.Pattern == "" {
 			sn = "id" // a name-keyed id: keep it a name, never an example sentence
-			if v := sb.strMeaning(snake(name), f, rc); v != "" {
+			if v := sb.strMeaning(names.Snake(name), f, rc); v != "" {
 				return sb.fit(s, v, f)
 			}
 		}
@@ -972,7 +973,7 @@ func (sb *Sandbox) strMeaning(sn string, f *gofakeit.Faker, rc *recordCtx) strin
 	case "region", "zone", "location":
 		return []string{"us-east", "us-west", "eu-central", "eu-west", "ap-southeast"}[f.IntN(5)] + "-" + strconv.Itoa(1+f.IntN(3))
 	case "type", "kind", "object", "category":
-		return slug(f.NounCommon())
+		return names.Slug(f.NounCommon())
 	}
 	switch {
 	case strings.HasSuffix(sn, "_name") || strings.HasSuffix(sn, "name"):
@@ -986,28 +987,28 @@ func (sb *Sandbox) strMeaning(sn string, f *gofakeit.Faker, rc *recordCtx) strin
 		strings.Contains(sn, "message") || strings.Contains(sn, "detail") || strings.Contains(sn, "reason"):
 		return f.HackerPhrase()
 	}
-	return slug(f.HackerNoun())
+	return names.Slug(f.HackerNoun())
 }
 
 // nhiName is a machine-identity name: "quantum-firewall-42".
 func nhiName(f *gofakeit.Faker) string {
-	return slug(f.HackerAdjective()) + "-" + slug(f.HackerNoun()) + "-" + strconv.Itoa(1+f.IntN(99))
+	return names.Slug(f.HackerAdjective()) + "-" + names.Slug(f.HackerNoun()) + "-" + strconv.Itoa(1+f.IntN(99))
 }
 
 // email is on a reserved domain (RFC 2606): synthetic addresses must not
 // reach a real mailbox.
 func email(f *gofakeit.Faker) string {
-	return slug(f.FirstName()) + "." + slug(f.LastName()) + "@" + slug(f.LastName()) + ".example"
+	return names.Slug(f.FirstName()) + "." + names.Slug(f.LastName()) + "@" + names.Slug(f.LastName()) + ".example"
 }
 
 // synthURL is on a reserved domain, so nothing synthetic points at a real
 // host.
 func synthURL(f *gofakeit.Faker) string {
-	return "https://" + host(f) + "/" + slug(f.HackerNoun()) + "/" + alnum(f, 8)
+	return "https://" + host(f) + "/" + names.Slug(f.HackerNoun()) + "/" + alnum(f, 8)
 }
 
 func host(f *gofakeit.Faker) string {
-	return slug(f.HackerNoun()) + "." + slug(f.LastName()) + ".example"
+	return names.Slug(f.HackerNoun()) + "." + names.Slug(f.LastName()) + ".example"
 }
 
 // docIPv4 is in the documentation ranges (RFC 5737), never a real host.
@@ -1129,7 +1130,7 @@ func (c *nameCache) snake(name string) string {
 	if ok {
 		return sn
 	}
-	sn = snake(name)
+	sn = names.Snake(name)
 	c.mu.Lock()
 	if c.m == nil || len(c.m) > 1<<16 {
 		c.m = map[string]string{}
@@ -1137,60 +1138,6 @@ func (c *nameCache) snake(name string) string {
 	c.m[name] = sn
 	c.mu.Unlock()
 	return sn
-}
-
-// snake normalises a property name for meaning checks: lastUsedAt,
-// last-used-at and LAST_USED_AT all become last_used_at.
-func snake(name string) string {
-	var b strings.Builder
-	r := []rune(name)
-	for i, c := range r {
-		switch {
-		case c == '-' || c == ' ' || c == '.':
-			b.WriteByte('_')
-		case unicode.IsUpper(c):
-			prevLower := i > 0 && (unicode.IsLower(r[i-1]) || unicode.IsDigit(r[i-1]))
-			nextLower := i > 0 && i+1 < len(r) && unicode.IsUpper(r[i-1]) && unicode.IsLower(r[i+1])
-			if prevLower || nextLower {
-				b.WriteByte('_')
-			}
-			b.WriteRune(unicode.ToLower(c))
-		default:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
-func singular(sn string) string {
-	switch {
-	case strings.HasSuffix(sn, "ies"):
-		return strings.TrimSuffix(sn, "ies") + "y"
-	case strings.HasSuffix(sn, "sses"), strings.HasSuffix(sn, "xes"), strings.HasSuffix(sn, "ches"), strings.HasSuffix(sn, "shes"):
-		return strings.TrimSuffix(sn, "es")
-	case strings.HasSuffix(sn, "ss"):
-		return sn
-	}
-	return strings.TrimSuffix(sn, "s")
-}
-
-// slug lower-cases and keeps letters and digits, "-" between words.
-func slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, c := range strings.ToLower(s) {
-		switch {
-		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(c)
-		default:
-			dash = true
-		}
-	}
-	return b.String()
 }
 
 func isIDName(sn string) bool {

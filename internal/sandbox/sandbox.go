@@ -20,10 +20,10 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -378,7 +378,7 @@ func newList(rt *route) *list {
 		l.env = successShape(op.Response, l.recordsPath)
 		l.records = op.List.Records
 		if l.records == nil {
-			if arr := schemaAt(l.env, l.recordsPath); arr != nil {
+			if arr := l.env.At(l.recordsPath); arr != nil {
 				l.records = arr.Items
 			}
 		}
@@ -420,7 +420,7 @@ func successShape(resp *apisurface.Schema, path []string) *apisurface.Schema {
 		return resp
 	}
 	for _, alt := range resp.OneOf {
-		if schemaAt(alt, path) != nil {
+		if alt.At(path) != nil {
 			return mergeAlt(resp, alt)
 		}
 	}
@@ -475,8 +475,8 @@ func idProp(s *apisurface.Schema, itemParam string) (string, *apisurface.Schema)
 		func(n string) bool { return n == "id" },
 		// kid: the JSON Web Key "key ID" (RFC 7517), the id of key records.
 		func(n string) bool { return strings.EqualFold(n, "id") || n == "uuid" || n == "uid" || n == "kid" },
-		func(n string) bool { s := snake(n); return strings.HasSuffix(s, "_id") || s == "key" },
-		func(n string) bool { s := snake(n); return s == "name" || s == "slug" || s == "fingerprint" },
+		func(n string) bool { s := names.Snake(n); return strings.HasSuffix(s, "_id") || s == "key" },
+		func(n string) bool { s := names.Snake(n); return s == "name" || s == "slug" || s == "fingerprint" },
 	} {
 		for _, p := range s.Properties {
 			if match(p.Name) && p.Schema != nil && (p.Schema.Type == "string" || p.Schema.Type == "integer" || p.Schema.Type == "") {
@@ -485,29 +485,6 @@ func idProp(s *apisurface.Schema, itemParam string) (string, *apisurface.Schema)
 		}
 	}
 	return "", nil
-}
-
-// schemaAt follows body path segments through object properties.
-func schemaAt(s *apisurface.Schema, segs []string) *apisurface.Schema {
-	for _, seg := range segs {
-		if s == nil {
-			return nil
-		}
-		var next *apisurface.Schema
-		for _, p := range s.Properties {
-			if p.Name == seg {
-				next = p.Schema
-				break
-			}
-		}
-		if next == nil && s.Type == "array" {
-			if _, err := strconv.Atoi(seg); err == nil {
-				next = s.Items
-			}
-		}
-		s = next
-	}
-	return s
 }
 
 // findRecord locates a list's record inside an item response: the response

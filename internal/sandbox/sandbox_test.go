@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -553,7 +554,7 @@ func TestFieldMeanings(t *testing.T) {
 		{"created_at", false, true}, {"lastUsedAt", false, true}, {"expires_at", false, true}, {"expires_in", false, false},
 		{"updated", false, true},
 	} {
-		sn := snake(tc.name)
+		sn := names.Snake(tc.name)
 		if got := isOwnerRef(sn); got != tc.owner {
 			t.Errorf("isOwnerRef(%s) = %v", tc.name, got)
 		}
@@ -562,9 +563,9 @@ func TestFieldMeanings(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{"lastUsedAt": "last_used_at", "HTTPSEndpoint": "https_endpoint",
-		"last-used-at": "last_used_at", "id": "id", "@odata.nextLink": "@odata_next_link", "userID": "user_id"} {
-		if got := snake(in); got != want {
-			t.Errorf("snake(%q) = %q, want %q", in, got, want)
+		"last-used-at": "last_used_at", "id": "id", "@odata.nextLink": "odata_next_link", "userID": "user_id"} {
+		if got := names.Snake(in); got != want {
+			t.Errorf("names.Snake(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/spindlehq/spindle/internal/names"
 	"net/http"
 	"net/url"
 	"slices"
@@ -425,8 +426,8 @@ func terminal(body any, env *apisurface.Schema, segs []string) any {
 	if len(segs) == 0 {
 		return body
 	}
-	s := schemaAt(env, segs)
-	parent := schemaAt(env, segs[:len(segs)-1])
+	s := env.At(segs)
+	parent := env.At(segs[:len(segs)-1])
 	required := parent != nil && slices.Contains(parent.Required, segs[len(segs)-1])
 	switch {
 	case s == nil || s.Nullable:
@@ -448,7 +449,7 @@ func (sb *Sandbox) honestEnvelope(body any, pr pageReq, total int, more, pageSty
 	visit = func(o *object, depth int) {
 		for i, k := range o.keys {
 			v := o.vals[i]
-			switch sn := snake(k); {
+			switch sn := names.Snake(k); {
 			case isInt(v) && (sn == "limit" || sn == "per_page" || sn == "page_size"):
 				o.vals[i] = int64(pr.size)
 			case isInt(v) && sn == "offset":
@@ -574,7 +575,7 @@ func fixEnums(v any, s *apisurface.Schema, code string, depth int) {
 		return
 	}
 	for i, k := range o.keys {
-		ps := schemaAt(s, []string{k})
+		ps := s.At([]string{k})
 		if ps == nil {
 			continue
 		}
@@ -598,7 +599,7 @@ func fillError(v any, status int, code, msg string, depth int) {
 	switch t := v.(type) {
 	case *object:
 		for i, k := range t.keys {
-			sn := snake(k)
+			sn := names.Snake(k)
 			switch cur := t.vals[i].(type) {
 			case string:
 				switch sn {

@@ -477,7 +477,7 @@ func (v *validation) documentedProps(si *streamInfo) map[string]bool {
 	}
 	s := si.op.List.Records
 	if si.embedded {
-		s = schemaAt(s, strings.Split(si.inner, "."))
+		s = s.At(strings.Split(si.inner, "."))
 		if s != nil && s.Items != nil {
 			s = s.Items
 		}
@@ -500,31 +500,6 @@ func (v *validation) documentedProps(si *streamInfo) map[string]bool {
 		return nil
 	}
 	return out
-}
-
-func schemaAt(s *apisurface.Schema, segs []string) *apisurface.Schema {
-	for _, seg := range segs {
-		if s == nil {
-			return nil
-		}
-		var next *apisurface.Schema
-		for _, p := range s.Properties {
-			if p.Name == seg {
-				next = p.Schema
-				break
-			}
-		}
-		if next == nil {
-			for _, alt := range s.OneOf {
-				if n := schemaAt(alt, []string{seg}); n != nil {
-					next = n
-					break
-				}
-			}
-		}
-		s = next
-	}
-	return s
 }
 
 // checkRelationships: every edge's target is a record the run fetched, or
