@@ -16,24 +16,9 @@ func words(s string) []string {
 	return out
 }
 
-// slug makes a metadata name: lower-case letters and digits, "-" between
-// words, at most 63 characters, starting with a letter or digit.
+// slug makes a metadata name: names.Slug, at most 63 characters.
 func slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, c := range strings.ToLower(s) {
-		switch {
-		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(c)
-		default:
-			dash = true
-		}
-	}
-	out := b.String()
+	out := names.Slug(s)
 	if len(out) > 63 {
 		out = strings.TrimRight(out[:63], "-")
 	}
