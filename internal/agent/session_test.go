@@ -277,3 +277,43 @@ func TestBrainCannotEditWhatJudgesIt(t *testing.T) {
 		t.Errorf("failed checks = %v, want completeness", failed)
 	}
 }
+
+// A prose doc: the tools read it, but no sandbox can be generated, so the
+// proposal is unvalidated and says so; the heuristic brain refuses it.
+func TestProseDoc(t *testing.T) {
+	ctx := context.Background()
+	spec := goodSpec(t)
+	brain := scripted{"reader", func(ctx context.Context, tl Tools) error {
+		r := call(ctx, tl, ToolSearchDocs, map[string]any{"query": "header token"})
+		if r.IsError || !strings.Contains(r.Text, "X-Api-Token") {
+			t.Errorf("search_docs on prose: %s", r.Text)
+		}
+		if r := call(ctx, tl, ToolListOperations, nil); !r.IsError {
+			t.Errorf("list_operations on a prose doc should not exist: %s", r.Text)
+		}
+		call(ctx, tl, ToolWriteSpec, map[string]any{"yaml": spec})
+		if r := call(ctx, tl, ToolValidate, nil); !r.IsError || !strings.Contains(r.Text, "no machine-readable") {
+			t.Errorf("validate on a prose doc: %s", r.Text)
+		}
+		call(ctx, tl, ToolSubmit, map[string]any{"notes": "from prose"})
+		return nil
+	}}
+	out, err := Build(ctx, Config{Doc: "testdata/prose.md", Brain: brain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Passed || !strings.Contains(out.Reason, "no machine-readable API description") || out.Doc.Format != "markdown" {
+		t.Fatalf("passed=%t reason=%q format=%q", out.Passed, out.Reason, out.Doc.Format)
+	}
+	if !strings.Contains(out.Markdown(), "Not ready") {
+		t.Error("report.md does not say the proposal is not ready")
+	}
+
+	h, err := Build(ctx, Config{Doc: "testdata/prose.md", Brain: &Heuristic{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Passed || !strings.Contains(h.Stopped, "needs an OpenAPI or Swagger document") {
+		t.Fatalf("heuristic on prose: passed=%t stopped=%q", h.Passed, h.Stopped)
+	}
+}
