@@ -28,7 +28,7 @@ Rules you cannot change (the policy lint enforces them and rejects a spec that b
 
 How to work:
 1. list_operations (nhi_only: true first), get_operation for each candidate and its parent
-   lists, get_auth for servers and security schemes (note any value prefix such as "SSWS ").
+   lists, get_auth for servers and security schemes (note any value prefix the doc asks for, such as "Token ").
 2. write_spec with the streams: one per NHI list; for_each fan-out for lists under a parent's
    id (/apps/{appId}/keys → for_each over the apps stream, path /apps/{app.id}/keys);
    records "a.*.b" for lists embedded in each parent record; pagination exactly as the
