@@ -80,6 +80,9 @@ Start with:  spindle build examples/docs/acme-keys.yaml`,
 		return &exitError{2, fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
 	root.AddCommand(a.buildCmd(), a.validateCmd(), a.schemaCmd(), a.specCmd(), a.runCmd(), a.inventoryCmd(), a.exampleCmd(), a.sandboxCmd(), a.docsCmd())
+	root.AddCommand(a.governanceCommands()...)
+	root.AddCommand(a.credentialCommands()...)
+	root.AddCommand(a.auditCommands()...)
 	usageErrors(root)
 	return root
 }

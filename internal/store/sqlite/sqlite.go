@@ -117,6 +117,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// DB is the database handle, for the packages that keep their tables in
+// the same file (audit, vault, governance). Their migrations live beside
+// the inventory's, so the file has one schema version. Every transaction
+// begins IMMEDIATE (see dsn): writers queue on the busy timeout.
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Close closes the database. Open sync runs are rolled back.
 func (s *Store) Close() error { return s.db.Close() }
 
