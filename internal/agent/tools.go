@@ -341,7 +341,9 @@ func (s *Session) runValidation(ctx context.Context, quick bool) (ToolResult, st
 			failed++
 		}
 	}
-	return ToolResult{Data: card, Text: jsonText(cardView(card))}, fmt.Sprintf("passed=%t, %d of %d checks failed", card.Passed, failed, len(card.Checks))
+	summary := fmt.Sprintf("passed=%t, %d of %d checks failed", card.Passed, failed, len(card.Checks))
+	s.phase("validate", fmt.Sprintf("validation %d: %s (%d requests, %.1fs)", n+1, summary, card.Requests, card.Elapsed.Seconds()))
+	return ToolResult{Data: card, Text: jsonText(cardView(card))}, summary
 }
 
 // cardView is the scorecard as a model reads it: every check, the first
