@@ -146,6 +146,11 @@ func (a *app) build(ctx context.Context, doc string, f buildFlags) error {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "[%5.1fs] %-8s wrote %s\n", time.Since(start).Seconds(), "bundle", dir)
+	// Every agent tool call is audited (boundary: sandbox), with the verdict.
+	if err := a.auditBuild(ctx, out); err != nil {
+		return fmt.Errorf("the bundle is in %s, but recording the build in the audit log (%s) failed: %w", dir, a.dbPath, err)
+	}
+	fmt.Fprintf(a.stderr, "[%5.1fs] %-8s %d agent actions recorded in %s\n", time.Since(start).Seconds(), "audit", len(out.Transcript)+1, a.dbPath)
 	if a.jsonOut {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")

@@ -13,11 +13,12 @@ const exampleDoc = "../../examples/docs/acme-keys.yaml"
 // The README's main job: build the bundled example doc into a proposal.
 func TestBuildExample(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "acme")
-	r := mustSpindle(t, 0, "build", exampleDoc, "--out", out)
+	db := filepath.Join(t.TempDir(), "spindle.db")
+	r := mustSpindle(t, 0, "build", exampleDoc, "--out", out, "--db", db)
 	if !strings.Contains(r.stdout, "PASSED") || !strings.Contains(r.stdout, "bundle: "+out) {
 		t.Errorf("stdout:\n%s", r.stdout)
 	}
-	for _, phase := range []string{"docs", "draft", "validate", "verdict", "bundle"} {
+	for _, phase := range []string{"docs", "draft", "validate", "verdict", "bundle", "audit"} {
 		if !strings.Contains(r.stderr, phase) {
 			t.Errorf("no %s progress on stderr:\n%s", phase, r.stderr)
 		}
@@ -27,6 +28,12 @@ func TestBuildExample(t *testing.T) {
 			t.Errorf("bundle file %s: %v", f, err)
 		}
 	}
+	// The agent's actions are in the audit log, and the chain verifies.
+	log := mustSpindle(t, 0, "audit", "log", "--db", db, "--action", "agent.build", "--json")
+	if !strings.Contains(log.stdout, `"passed":true`) {
+		t.Errorf("audit log:\n%s", log.stdout)
+	}
+	mustSpindle(t, 0, "audit", "verify", "--db", db)
 	// The drafted spec is a spec: lint passes and validate agrees.
 	spec := filepath.Join(out, "integration.yaml")
 	mustSpindle(t, 0, "spec", "lint", spec)
@@ -38,7 +45,7 @@ func TestBuildExample(t *testing.T) {
 
 func TestBuildJSON(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "b")
-	r := mustSpindle(t, 0, "build", "../../examples/docs/no-auth.yaml", "--out", out, "--json")
+	r := mustSpindle(t, 0, "build", "../../examples/docs/no-auth.yaml", "--out", out, "--json", "--db", filepath.Join(t.TempDir(), "s.db"))
 	var got struct {
 		Passed    bool     `json:"passed"`
 		Bundle    string   `json:"bundle"`
@@ -98,7 +105,7 @@ func TestBuildErrors(t *testing.T) {
 // evidence, and exit status 1.
 func TestValidateFails(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "acme")
-	mustSpindle(t, 0, "build", exampleDoc, "--out", out)
+	mustSpindle(t, 0, "build", exampleDoc, "--out", out, "--db", filepath.Join(t.TempDir(), "s.db"))
 	spec, err := os.ReadFile(filepath.Join(out, "integration.yaml"))
 	if err != nil {
 		t.Fatal(err)

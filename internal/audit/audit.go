@@ -49,11 +49,7 @@ type Entry struct {
 	Hash     string `json:"hash"`      // hex sha256 over the canonical encoding of seq, event and prev_hash
 }
 
-// The API (implemented in log.go):
-//
-//	func New(db *sql.DB, o Options) *Log
-//	type Options struct { Now func() time.Time; Redact func(string) string }
-//	func (l *Log) Append(ctx context.Context, ev Event) (Entry, error)                 // its own transaction
-//	func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, ev Event) (Entry, error)   // inside the caller's
-//	func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error)                 // Filter{Actor, Action, Object, After seq, Limit}
-//	func (l *Log) Verify(ctx context.Context) (Report, error)                          // Report{OK, Entries, Head, Problems []Problem{Seq, What}}
+// The API is in log.go: New, Log.Append (its own transaction), Log.AppendTx
+// (inside the caller's), Log.List, Log.Verify and Log.VerifyHead, Log.Head;
+// Hash is the canonical hash of an entry, for verifiers outside this
+// package.
