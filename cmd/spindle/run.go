@@ -94,8 +94,15 @@ func specDigest(raw []byte) string {
 // execRun runs a loaded spec into the store and/or JSON Lines, with
 // progress on stderr and a summary on stdout.
 func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runtime.Options, f runFlags) error {
+	_, err := a.runSpec(ctx, doc, opts, f)
+	return err
+}
+
+// runSpec is execRun that also returns the run's report (nil when the run
+// did not happen), for callers that record the outcome (spindle sync).
+func (a *app) runSpec(ctx context.Context, doc *integration.Document, opts runtime.Options, f runFlags) (*runtime.Report, error) {
 	if f.out == "-" && a.jsonOut {
-		return &exitError{2, fmt.Errorf("--out - and --json both write to stdout; write the records to a file")}
+		return nil, &exitError{2, fmt.Errorf("--out - and --json both write to stdout; write the records to a file")}
 	}
 	red := opts.Redactor
 	if red == nil {
@@ -111,7 +118,7 @@ func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runti
 	opts.Progress = prog.update
 	runner, err := runtime.New(ctx, doc.Spec, opts)
 	if err != nil {
-		return red.Error(err)
+		return nil, red.Error(err)
 	}
 
 	var sinks multiSink
@@ -119,7 +126,7 @@ func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runti
 	if a.dbPath != "" {
 		s, err := sqlite.Open(ctx, a.dbPath)
 		if err != nil {
-			return fmt.Errorf("open inventory %s: %w", a.dbPath, err)
+			return nil, fmt.Errorf("open inventory %s: %w", a.dbPath, err)
 		}
 		defer s.Close()
 		st = s
@@ -128,7 +135,7 @@ func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runti
 	if st != nil {
 		sync, err = st.BeginSync(ctx, doc.Spec.Metadata.Name, specDigest(doc.Raw), time.Now())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer sync.Rollback()
 		sinks = append(sinks, sync)
@@ -138,7 +145,7 @@ func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runti
 		if f.out != "-" {
 			file, err := os.Create(f.out)
 			if err != nil {
-				return fmt.Errorf("--out: %w", err)
+				return nil, fmt.Errorf("--out: %w", err)
 			}
 			defer file.Close()
 			w = file
@@ -148,23 +155,23 @@ func (a *app) execRun(ctx context.Context, doc *integration.Document, opts runti
 		sinks = append(sinks, &jsonlSink{enc: json.NewEncoder(bw)})
 	}
 	if len(sinks) == 0 {
-		return &exitError{2, fmt.Errorf("nowhere to write: give --db PATH and/or --out FILE")}
+		return nil, &exitError{2, fmt.Errorf("nowhere to write: give --db PATH and/or --out FILE")}
 	}
 	fmt.Fprintf(a.stderr, "running %s (%s) against %s\n", doc.Spec.Metadata.Name, plural(len(doc.Spec.Streams), "stream"), red.String(hostOf(opts.BaseURL, doc.Spec.Connection.BaseURL)))
 	rep, err := runner.Run(ctx, sinks)
 	if err != nil {
-		return red.Error(fmt.Errorf("run aborted, inventory unchanged: %w", err))
+		return nil, red.Error(fmt.Errorf("run aborted, inventory unchanged: %w", err))
 	}
 	if sync != nil {
 		if _, err := sync.Commit(ctx, rep.FinishedAt); err != nil {
-			return fmt.Errorf("saving the run, inventory unchanged: %w", err)
+			return nil, fmt.Errorf("saving the run, inventory unchanged: %w", err)
 		}
 	}
 	a.printReport(rep, red)
 	if rep.Status != "ok" {
-		return &exitError{3, fmt.Errorf("run %s: see the stream errors above; nothing known was deleted", rep.Status)}
+		return rep, &exitError{3, fmt.Errorf("run %s: see the stream errors above; nothing known was deleted", rep.Status)}
 	}
-	return nil
+	return rep, nil
 }
 
 func hostOf(override, spec string) string {

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spindlehq/spindle/internal/audit"
+	"github.com/spindlehq/spindle/internal/governance"
+	"github.com/spindlehq/spindle/internal/integration"
+	"github.com/spindlehq/spindle/internal/runtime"
+	"github.com/spindlehq/spindle/internal/vault"
+)
+
+type syncFlags struct {
+	as       string
+	baseURL  string
+	config   []string
+	identity string
+	verbose  bool
+}
+
+func (a *app) syncCmd() *cobra.Command {
+	var f syncFlags
+	c := &cobra.Command{
+		Use:   "sync NAME --as PERSON",
+		Short: "Run an integration's released spec against the vendor, with its vaulted credential (production)",
+		Long: `Runs the current release of integration NAME — the exact spec digest its
+approvers signed — against the vendor, authenticating with the vaulted
+credential bound to that integration and host, and stores the records in the
+inventory. Nothing else runs in production: a spec without a release, a
+release chain that does not verify, an integration whose vendor terms no one
+has accepted, or a credential bound elsewhere is refused with what to do.
+Use spindle run to try a spec in development.
+
+--base-url points the run at a stand-in for the vendor (a sandbox); the
+credential is only released if a person bound it to that host. The run and
+its outcome are recorded in the audit log (boundary: production).
+
+Exit status: 0 when every stream completed, 3 when the run finished
+degraded (the inventory kept what it knew), 1 on a refusal or error.`,
+		Example: `  spindle sync acme-cloud --as olivia
+  spindle sync okta --as olivia --config yourOktaDomain=acme.okta.com`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.syncRun(cmd.Context(), args[0], f)
+		},
+	}
+	c.Flags().StringVar(&f.as, "as", "", "the person running the sync (needs the operator or admin role); required")
+	c.Flags().StringVar(&f.baseURL, "base-url", "", "run against a stand-in for the vendor at this URL (the credential must be bound to its host)")
+	c.Flags().StringArrayVar(&f.config, "config", nil, "a connection.config input as NAME=VALUE (repeatable)")
+	c.Flags().StringVar(&f.identity, "vault-identity", "", "age identity file of the vault (default: $SPINDLE_VAULT_IDENTITY, $SPINDLE_VAULT_IDENTITY_FILE, or vault.key beside --db)")
+	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log each request and retry (credentials redacted)")
+	return c
+}
+
+func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
+	if strings.TrimSpace(f.as) == "" {
+		return &exitError{2, errors.New("--as is required: a production sync is run by a person with the operator or admin role")}
+	}
+	cfg, err := parseConfig(f.config)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	st, v, log, err := a.openVault(ctx, f.identity, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	gov, err := governance.New(st.DB(), governance.Options{Audit: log})
+	if err != nil {
+		return err
+	}
+	if err := gov.Authorize(ctx, f.as, governance.ActionSyncProduction); err != nil {
+		return err
+	}
+	rel, err := gov.ReleasedSpec(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, ok, err := v.TermsAccepted(ctx, name); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("no one has accepted %s's terms for %s: a person does, with `spindle terms accept %s --as PERSON`", "the vendor", name, name)
+	}
+	doc, err := integration.Load(fmt.Sprintf("%s (release %d)", name, rel.Release.ID), rel.Spec)
+	if err != nil {
+		return fmt.Errorf("the released spec of %s does not load with this build: %w", name, err)
+	}
+	if owner := strings.TrimSpace(doc.Spec.Metadata.Owner); owner == "" || strings.EqualFold(owner, "unassigned") {
+		return fmt.Errorf("%s has no owner: every production integration needs one; set metadata.owner in the spec, propose and approve it again", name)
+	}
+
+	base := f.baseURL
+	if base == "" {
+		if base, err = expandBase(doc.Spec, cfg); err != nil {
+			return err
+		}
+	}
+	actor := audit.Actor{Kind: audit.ActorPerson, Name: f.as}
+	red := runtime.NewRedactor()
+	secrets := v.Resolver(vault.Binding{Integration: name, Host: base, TokenHost: tokenHost(doc.Spec, base), Actor: actor, Redactor: red})
+	details := map[string]any{"release": rel.Release.ID, "spec_sha256": rel.Release.SpecDigest, "host": hostPart(base)}
+	if f.baseURL != "" {
+		details["stand_in"] = true
+	}
+	if _, err := log.Append(ctx, audit.Event{Actor: actor, Action: "sync.start", Object: "integration:" + name, Boundary: audit.BoundaryProduction, Details: details}); err != nil {
+		return err
+	}
+	rep, runErr := a.runSpec(ctx, doc, runtime.Options{BaseURL: f.baseURL, Config: cfg, Secrets: secrets, Redactor: red}, runFlags{verbose: f.verbose})
+	outcome := map[string]any{"release": rel.Release.ID, "spec_sha256": rel.Release.SpecDigest}
+	switch {
+	case rep != nil:
+		outcome["status"], outcome["records"] = rep.Status, rep.Records
+	default:
+		outcome["status"], outcome["error"] = "failed", red.String(runErr.Error())
+	}
+	if _, err := log.Append(ctx, audit.Event{Actor: actor, Action: "sync.finish", Object: "integration:" + name, Boundary: audit.BoundaryProduction, Details: outcome}); err != nil && runErr == nil {
+		return err
+	}
+	return runErr
+}
+
+// expandBase is the spec's base URL with its {config.x} inputs filled: the
+// host the credential must be bound to.
+func expandBase(sp *integration.Spec, cfg map[string]string) (string, error) {
+	return integration.Expand(sp.Connection.BaseURL, func(ref string) (string, error) {
+		name := strings.TrimPrefix(ref, integration.VarConfig+".")
+		if v, ok := cfg[name]; ok {
+			return v, nil
+		}
+		if cv, ok := sp.Connection.Config[name]; ok && cv.Default != "" {
+			return cv.Default, nil
+		}
+		return "", fmt.Errorf("connection.base_url needs config %s: pass --config %s=VALUE", name, name)
+	}, func(s string) string { return s })
+}
+
+// tokenHost is where an oauth2 token request goes: an absolute token_url,
+// else the base URL.
+func tokenHost(sp *integration.Spec, base string) string {
+	if sp.Connection.Auth.Type != integration.AuthOAuth2ClientCredentials {
+		return ""
+	}
+	if tu := sp.Connection.Auth.TokenURL; strings.Contains(tu, "://") {
+		return tu
+	}
+	return base
+}
+
+func hostPart(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return host
+}
