@@ -11,6 +11,7 @@ import (
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/integration"
+	"github.com/spindlehq/spindle/internal/lifecycle"
 	"github.com/spindlehq/spindle/internal/runtime"
 	"github.com/spindlehq/spindle/internal/vault"
 )
@@ -77,6 +78,14 @@ func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
 	if err := gov.Authorize(ctx, f.as, governance.ActionSyncProduction); err != nil {
 		return err
 	}
+	life, err := lifecycle.New(st.DB(), lifecycle.Options{Audit: log, Vault: v, Gov: gov, Inventory: st})
+	if err != nil {
+		return err
+	}
+	// Released, verified, owned and not offboarded.
+	if err := life.Ready(ctx, name); err != nil {
+		return err
+	}
 	rel, err := gov.ReleasedSpec(ctx, name)
 	if err != nil {
 		return err
@@ -89,9 +98,6 @@ func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
 	doc, err := integration.Load(fmt.Sprintf("%s (release %d)", name, rel.Release.ID), rel.Spec)
 	if err != nil {
 		return fmt.Errorf("the released spec of %s does not load with this build: %w", name, err)
-	}
-	if owner := strings.TrimSpace(doc.Spec.Metadata.Owner); owner == "" || strings.EqualFold(owner, "unassigned") {
-		return fmt.Errorf("%s has no owner: every production integration needs one; set metadata.owner in the spec, propose and approve it again", name)
 	}
 
 	base := f.baseURL
