@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/spindlehq/spindle/internal/lifecycle"
 	"github.com/spindlehq/spindle/internal/nhi"
 	"github.com/spindlehq/spindle/internal/store"
