@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/spindlehq/spindle/internal/audit"
+	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/integration"
 	"github.com/spindlehq/spindle/internal/store/sqlite"
 	"github.com/spindlehq/spindle/internal/vault"
@@ -44,7 +45,15 @@ func (a *app) openVault(ctx context.Context, identityFile string, mustExist bool
 		return nil, nil, nil, err
 	}
 	log := audit.New(st.DB(), audit.Options{})
-	o := vault.Options{Audit: log}
+	gov, err := governance.New(st.DB(), governance.Options{Audit: log})
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	// Roles are enforced below the CLI: the vault asks governance.
+	o := vault.Options{Audit: log, Authorize: func(ctx context.Context, person, action string) error {
+		return gov.Authorize(ctx, person, governance.Action(action))
+	}}
 	switch {
 	case identityFile != "":
 		o.IdentityFile = identityFile

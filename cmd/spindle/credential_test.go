@@ -28,6 +28,16 @@ func spindleIn(t *testing.T, stdin string, args ...string) cliResult {
 	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
+// operators grants the operator role (which may provision credentials and
+// accept terms) to people in a fresh database, bootstrapping an admin.
+func operators(t *testing.T, db string, people ...string) {
+	t.Helper()
+	mustSpindle(t, 0, "role", "grant", "root", "admin", "--db", db)
+	for _, p := range people {
+		mustSpindle(t, 0, "role", "grant", p, "operator", "--as", "root", "--db", db)
+	}
+}
+
 // clearVaultEnv keeps the caller's environment from choosing the identity.
 func clearVaultEnv(t *testing.T) {
 	t.Setenv(vault.EnvIdentity, "")
@@ -48,6 +58,7 @@ func TestCredentialCommands(t *testing.T) {
 	clearVaultEnv(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "spindle.db")
+	operators(t, db, "alice", "bob", "carol", "dave")
 	var outputs []cliResult
 	run := func(want int, stdin string, args ...string) cliResult {
 		t.Helper()
@@ -160,8 +171,8 @@ func TestCredentialCommands(t *testing.T) {
 	for _, e := range entries {
 		raw, _ := json.Marshal(e)
 		leakCheck(t, "audit entry", string(raw))
-		if e.Action == vault.ActionUse {
-			continue // the resolves this test made directly
+		if e.Action == vault.ActionUse || strings.HasPrefix(e.Action, "role.") {
+			continue // the resolves this test made directly, and the role set-up
 		}
 		if e.Boundary != audit.BoundaryProduction || e.Actor.Kind != audit.ActorPerson {
 			t.Errorf("audit entry %d: %+v", e.Seq, e)
@@ -199,6 +210,7 @@ func TestCredentialRefusesArgvSecret(t *testing.T) {
 	clearVaultEnv(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "spindle.db")
+	operators(t, db, "alice", "bob", "carol", "dave")
 	tests := []struct {
 		name  string
 		stdin string
@@ -245,6 +257,7 @@ func TestCredentialIdentityFlags(t *testing.T) {
 	clearVaultEnv(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "spindle.db")
+	operators(t, db, "alice", "bob", "carol", "dave")
 	key := filepath.Join(dir, "keys", "custom.key")
 	if err := os.Mkdir(filepath.Dir(key), 0o700); err != nil {
 		t.Fatal(err)
@@ -311,5 +324,30 @@ func TestCredentialIdentityFlags(t *testing.T) {
 	}
 	if _, err := os.Stat(other); !os.IsNotExist(err) {
 		t.Errorf("a reading command created %s", other)
+	}
+}
+
+// Roles are enforced by the governance layer under the vault: only an
+// operator or admin provisions credentials or accepts terms.
+func TestCredentialRoles(t *testing.T) {
+	clearVaultEnv(t)
+	db := filepath.Join(t.TempDir(), "spindle.db")
+	operators(t, db, "olivia")
+	mustSpindle(t, 0, "role", "grant", "vera", "viewer", "--as", "root", "--db", db)
+	mustSpindle(t, 0, "role", "grant", "amy", "approver", "--as", "root", "--db", db)
+	for _, who := range []string{"vera", "amy", "nobody", "agent:heuristic"} {
+		r := spindleIn(t, cliSecret, "credential", "set", "pd", "--integration", "pd", "--host", "api.pd.example", "--as", who, "--db", db)
+		if r.code != 1 || !strings.Contains(r.stderr, "credential.set") && !strings.Contains(r.stderr, "only a person") {
+			t.Errorf("%s setting a credential: %s", who, r)
+		}
+		leakCheck(t, who, r.stdout+r.stderr)
+		// An approver may accept a vendor's terms (a business decision);
+		// a viewer, a stranger and the agent may not.
+		if r := spindleIn(t, "", "terms", "accept", "pd", "--as", who, "--db", db); (r.code != 1) != (who == "amy") {
+			t.Errorf("%s accepting terms: %s", who, r)
+		}
+	}
+	if r := spindleIn(t, cliSecret, "credential", "set", "pd", "--integration", "pd", "--host", "api.pd.example", "--as", "olivia", "--db", db); r.code != 0 {
+		t.Errorf("operator: %s", r)
 	}
 }

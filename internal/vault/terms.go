@@ -26,7 +26,7 @@ type Acceptance struct {
 // integration. Accepting again (new terms) adds a row; the latest is the
 // one in force.
 func (v *Vault) AcceptTerms(ctx context.Context, actor audit.Actor, integration, vendor, terms string) (Acceptance, error) {
-	if err := v.checkActor(actor); err != nil {
+	if err := v.checkActor(ctx, actor, "terms.accept"); err != nil {
 		return Acceptance{}, err
 	}
 	if !integrationName.MatchString(integration) {

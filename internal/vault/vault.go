@@ -82,6 +82,11 @@ type Options struct {
 	// Audit records every change and every use. Required for them: the
 	// vault refuses to act unaudited.
 	Audit *audit.Log
+	// Authorize checks a person's role for an action ("credential.set",
+	// "credential.rotate", "credential.revoke", "terms.accept"): the
+	// governance layer's Service.Authorize. Nil skips the role check (unit
+	// tests of the vault alone); every command wires it.
+	Authorize func(ctx context.Context, person, action string) error
 }
 
 // Vault is the credential store. It is safe for concurrent use.
@@ -234,7 +239,7 @@ func (v *Vault) List(ctx context.Context) ([]Meta, error) {
 // a binding is never silently replaced. The secret is encrypted before any
 // database call and not kept; the caller should clear its slice after.
 func (v *Vault) Set(ctx context.Context, actor audit.Actor, c Credential, secret []byte) (Meta, error) {
-	if err := v.checkActor(actor); err != nil {
+	if err := v.checkActor(ctx, actor, "credential.set"); err != nil {
 		return Meta{}, err
 	}
 	if !credentialName.MatchString(c.Name) {
@@ -323,7 +328,7 @@ func (v *Vault) Set(ctx context.Context, actor audit.Actor, c Credential, secret
 // to move a credential. A new value equal to the current one is refused,
 // since that would restart the clock without rotating anything.
 func (v *Vault) Rotate(ctx context.Context, actor audit.Actor, name string, secret []byte) (Meta, error) {
-	if err := v.checkActor(actor); err != nil {
+	if err := v.checkActor(ctx, actor, "credential.rotate"); err != nil {
 		return Meta{}, err
 	}
 	id, err := v.identity(ctx, true)
@@ -398,7 +403,7 @@ func (v *Vault) Revoke(ctx context.Context, actor audit.Actor, name string) (Met
 // on the vault's database), for changes that must commit together with
 // the revocation, such as offboarding an integration.
 func (v *Vault) RevokeTx(ctx context.Context, tx *sql.Tx, actor audit.Actor, name string) (Meta, error) {
-	if err := v.checkActor(actor); err != nil {
+	if err := v.checkActor(ctx, actor, "credential.revoke"); err != nil {
 		return Meta{}, err
 	}
 	r, err := getTx(ctx, tx, name)
@@ -426,7 +431,7 @@ func (v *Vault) RevokeTx(ctx context.Context, tx *sql.Tx, actor audit.Actor, nam
 // RevokeIntegrationTx revokes, inside tx, every live credential bound to
 // integration (offboarding), and returns them; none is not an error.
 func (v *Vault) RevokeIntegrationTx(ctx context.Context, tx *sql.Tx, actor audit.Actor, integration string) ([]Meta, error) {
-	if err := v.checkActor(actor); err != nil {
+	if err := v.checkActor(ctx, actor, "credential.revoke"); err != nil {
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT name FROM vault_credentials WHERE integration = ? AND revoked_at IS NULL ORDER BY name`, integration)
@@ -461,7 +466,7 @@ func (v *Vault) RevokeIntegrationTx(ctx context.Context, tx *sql.Tx, actor audit
 
 // checkActor: credentials and terms are a person's act (boundary 4; the
 // agent and the scheduler never provision, rotate, revoke or accept).
-func (v *Vault) checkActor(actor audit.Actor) error {
+func (v *Vault) checkActor(ctx context.Context, actor audit.Actor, action string) error {
 	if v.opts.Audit == nil {
 		return errors.New("vault: no audit log configured; every vault action is audited, so none is taken without one")
 	}
@@ -470,6 +475,9 @@ func (v *Vault) checkActor(actor audit.Actor) error {
 	}
 	if strings.TrimSpace(actor.Name) == "" {
 		return errors.New("vault: say who you are: pass --as NAME")
+	}
+	if v.opts.Authorize != nil {
+		return v.opts.Authorize(ctx, actor.Name, action)
 	}
 	return nil
 }
