@@ -75,7 +75,7 @@ func (g *govEnv) copyBundle(name string) string {
 func TestGovernanceWalkthrough(t *testing.T) {
 	g := newGovEnv(t)
 	bundle := filepath.Join(g.dir, "acme")
-	mustSpindle(t, 0, "build", exampleDoc, "--out", bundle)
+	mustSpindle(t, 0, "build", exampleDoc, "--out", bundle, "--db", filepath.Join(t.TempDir(), "build.db"))
 
 	// The agent's bundle is proposed before anyone holds a role.
 	r := g.run(0, "propose", bundle, "--json")
