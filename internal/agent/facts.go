@@ -166,89 +166,13 @@ func opScopes(op *apisurface.Operation, surf *apisurface.Surface) map[string][]s
 }
 
 func matchScheme(a integration.Auth, surf *apisurface.Surface) string {
-	for _, sc := range surf.SecuritySchemes {
-		switch {
-		case a.Type == integration.AuthAPIKey && sc.Type == "apiKey" && strings.EqualFold(sc.ParamName, a.Name):
-			return sc.Name
-		case a.Type == integration.AuthBearer && (sc.Type == "http" && sc.Scheme == "bearer"):
-			return sc.Name
-		case a.Type == integration.AuthBasic && sc.Type == "http" && sc.Scheme == "basic":
-			return sc.Name
-		case a.Type == integration.AuthOAuth2ClientCredentials && sc.Type == "oauth2":
-			return sc.Name
-		}
-	}
-	return ""
+	return surf.MatchScheme(a.Type, a.Name)
 }
 
-// matchOperation finds the doc operation a stream requests: its path under
-// the spec's base URL path, compared with the doc's paths under the doc's
-// server path, parameters compared as placeholders.
+// matchOperation finds the doc operation a stream requests (see
+// apisurface.Surface.MatchOperation, which drift checks share).
 func matchOperation(sp *integration.Spec, st integration.Stream, surf *apisurface.Surface) *apisurface.Operation {
-	if surf == nil {
-		return nil
-	}
-	full := templateShape(urlPath(sp.Connection.BaseURL) + "/" + strings.TrimPrefix(st.Request.Path, "/"))
-	docBase := ""
-	if len(surf.Servers) > 0 {
-		docBase = urlPath(surf.Servers[0].URL)
-	}
-	method := st.Request.MethodOrGet()
-	for i := range surf.Operations {
-		op := &surf.Operations[i]
-		if op.Method != method {
-			continue
-		}
-		if templateShape(docBase+"/"+strings.TrimPrefix(op.Path, "/")) == full || templateShape(op.Path) == full {
-			return op
-		}
-	}
-	return nil
-}
-
-func urlPath(raw string) string {
-	// Server URLs may hold {variables} that url.Parse rejects in a host.
-	s := raw
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
-		if j := strings.IndexByte(s, '/'); j >= 0 {
-			s = s[j:]
-		} else {
-			s = ""
-		}
-	}
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimSuffix(s, "/")
-}
-
-// templateShape replaces every {placeholder} segment part with {} and
-// drops empty segments, so /a/{app.id}/b matches /a/{appId}/b.
-func templateShape(p string) string {
-	var out []string
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "" {
-			continue
-		}
-		var sb strings.Builder
-		for seg != "" {
-			i := strings.IndexByte(seg, '{')
-			if i < 0 {
-				sb.WriteString(seg)
-				break
-			}
-			j := strings.IndexByte(seg[i:], '}')
-			if j < 0 {
-				sb.WriteString(seg)
-				break
-			}
-			sb.WriteString(seg[:i] + "{}")
-			seg = seg[i+j+1:]
-		}
-		out = append(out, sb.String())
-	}
-	return "/" + strings.Join(out, "/")
+	return surf.MatchOperation(sp.Connection.BaseURL, st.Request.MethodOrGet(), st.Request.Path)
 }
 
 // autoQuestions are the questions the facts raise whatever the brain said.
