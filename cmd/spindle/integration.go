@@ -27,7 +27,7 @@ release's metadata.owner and metadata.review_every (default 90d); approving a
 release is a review. Production sync refuses an integration without a release,
 without an owner, or offboarded.
 
-Health is judged from its last sync run: failing (the run failed), stale (it
+Health is judged from its last sync run and the contract checks recorded after it: failing (the run failed), stale (it
 finished more than 48h ago), degraded (partial), healthy; or never-synced, or
 offboarded.`,
 	}

@@ -9,10 +9,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spindlehq/spindle/internal/audit"
+	"github.com/spindlehq/spindle/internal/contract"
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/integration"
 	"github.com/spindlehq/spindle/internal/lifecycle"
 	"github.com/spindlehq/spindle/internal/runtime"
+	"github.com/spindlehq/spindle/internal/store/sqlite"
 	"github.com/spindlehq/spindle/internal/vault"
 )
 
@@ -22,6 +24,7 @@ type syncFlags struct {
 	config   []string
 	identity string
 	verbose  bool
+	bounds   contract.Bounds
 }
 
 func (a *app) syncCmd() *cobra.Command {
@@ -41,8 +44,16 @@ Use spindle run to try a spec in development.
 credential is only released if a person bound it to that host. The run and
 its outcome are recorded in the audit log (boundary: production).
 
-Exit status: 0 when every stream completed, 3 when the run finished
-degraded (the inventory kept what it knew), 1 on a refusal or error.`,
+After the run, the live contract checks judge it (internal/contract): auth
+and HTTP failures, mapping errors, each stream's record count against the
+median of its last complete runs, and staleness. The health they conclude
+is recorded (shown by spindle integration list) and audited
+(contract.check).
+
+Exit status: 0 when every stream completed and the contract holds, 3 when
+the run finished degraded (the inventory kept what it knew) or a contract
+check failed (a stream that silently shrank fails loudly), 1 on a refusal
+or error.`,
 		Example: `  spindle sync acme-cloud --as olivia
   spindle sync okta --as olivia --config yourOktaDomain=acme.okta.com`,
 		Args: cobra.ExactArgs(1),
@@ -55,6 +66,9 @@ degraded (the inventory kept what it knew), 1 on a refusal or error.`,
 	c.Flags().StringArrayVar(&f.config, "config", nil, "a connection.config input as NAME=VALUE (repeatable)")
 	c.Flags().StringVar(&f.identity, "vault-identity", "", "age identity file of the vault (default: $SPINDLE_VAULT_IDENTITY, $SPINDLE_VAULT_IDENTITY_FILE, or vault.key beside --db)")
 	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log each request and retry (credentials redacted)")
+	c.Flags().Float64Var(&f.bounds.MaxDrop, "max-drop", contract.DefaultMaxDrop, "contract: fail a stream that lost more than this fraction of its records against the median of its last complete runs")
+	c.Flags().Float64Var(&f.bounds.MaxGrowth, "max-growth", contract.DefaultMaxGrowth, "contract: warn when a stream grew more than this many times its median")
+	c.Flags().IntVar(&f.bounds.MinHistory, "min-history", contract.DefaultMinHistory, "contract: previous complete runs a stream needs before its record count is judged")
 	return c
 }
 
@@ -127,7 +141,61 @@ func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
 	if _, err := log.Append(ctx, audit.Event{Actor: actor, Action: "sync.finish", Object: "integration:" + name, Boundary: audit.BoundaryProduction, Details: outcome}); err != nil && runErr == nil {
 		return err
 	}
-	return runErr
+	if rep == nil {
+		return runErr
+	}
+	res, err := a.checkContract(ctx, st, log, actor, name, doc.Spec, rep, f.bounds)
+	switch {
+	case runErr != nil:
+		return runErr
+	case err != nil:
+		return err
+	case res.Health == contract.Failing:
+		return &exitError{3, fmt.Errorf("contract failing (%s): the run finished, but the inventory it left cannot be trusted; see the checks above", strings.Join(res.Failing(), ", "))}
+	}
+	return nil
+}
+
+// checkContract runs the live contract checks on a finished sync, records
+// the result with its audit entry (one transaction) and prints a summary.
+func (a *app) checkContract(ctx context.Context, st *sqlite.Store, log *audit.Log, actor audit.Actor, name string, sp *integration.Spec, rep *runtime.Report, b contract.Bounds) (contract.Result, error) {
+	runs, err := st.Runs(ctx, name, 50)
+	if err != nil {
+		return contract.Result{}, err
+	}
+	var runID int64
+	if len(runs) > 0 && runs[0].FinishedAt.Equal(rep.FinishedAt) {
+		runID, runs = runs[0].ID, runs[1:]
+	}
+	res := contract.Check(ctx, contract.Input{Integration: name, RunID: runID, Report: rep, Spec: sp, History: runs, Bounds: b})
+
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := contract.Record(ctx, tx, res); err != nil {
+		return res, err
+	}
+	details := map[string]any{"health": string(res.Health), "run_id": runID, "failing": res.Failing(), "warning": res.Warning()}
+	if _, err := log.AppendTx(ctx, tx, audit.Event{Actor: actor, Action: "contract.check", Object: "integration:" + name, Boundary: audit.BoundaryProduction, Details: details}); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("recording the contract check of %s: %w", name, err)
+	}
+
+	w := a.stdout
+	if a.jsonOut {
+		w = a.stderr // stdout holds the report's JSON
+	}
+	fmt.Fprintln(w, res.Summary())
+	for _, c := range res.Checks {
+		if c.Status == contract.Fail || c.Status == contract.Warn {
+			fmt.Fprintf(w, "  %s %s: %s\n", c.Status, c.ID, c.Message)
+		}
+	}
+	return res, nil
 }
 
 // expandBase is the spec's base URL with its {config.x} inputs filled: the

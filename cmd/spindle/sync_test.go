@@ -109,3 +109,34 @@ func TestGovernedPath(t *testing.T) {
 		}
 	}
 }
+
+// releasedAcme takes the bundled example through the governed path up to
+// its release (build, roles, keys, propose, two approvals) in a fresh
+// database, and returns a runner of spindle commands against it.
+func releasedAcme(t *testing.T) func(want int, stdin string, args ...string) cliResult {
+	t.Helper()
+	dir := t.TempDir()
+	db, keys := filepath.Join(dir, "spindle.db"), filepath.Join(dir, "keys")
+	run := func(want int, stdin string, args ...string) cliResult {
+		t.Helper()
+		r := spindleIn(t, stdin, append(args, "--db", db)...)
+		if r.code != want {
+			t.Fatalf("spindle %s: want exit %d, got %s", strings.Join(args, " "), want, r)
+		}
+		return r
+	}
+	bundle := filepath.Join(dir, "acme")
+	run(0, "", "build", exampleDoc, "--out", bundle, "--owner", "identity-team@example.com")
+	run(0, "", "role", "grant", "root", "admin")
+	for _, p := range [][2]string{{"alice", "approver"}, {"bob", "approver"}, {"olivia", "operator"}} {
+		run(0, "", "role", "grant", p[0], p[1], "--as", "root")
+	}
+	for _, who := range []string{"alice", "bob"} {
+		run(0, "", "keys", "create", who, "--key-dir", keys)
+	}
+	run(0, "", "propose", bundle)
+	for _, who := range []string{"alice", "bob"} {
+		run(0, "", "approve", "1", "--as", who, "--key-dir", keys)
+	}
+	return run
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spindlehq/spindle/internal/contract"
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/integration"
 	"github.com/spindlehq/spindle/internal/store"
@@ -58,7 +59,10 @@ type Summary struct {
 	// Terms is the acceptance in force (nil: no one accepted the terms).
 	Terms    *vault.Acceptance `json:"terms"`
 	LastSync *SyncInfo         `json:"last_sync"`
-	Health   Health            `json:"health"`
+	// Contract is the live contract check of the last sync (nil: none
+	// recorded for it); when present, Health is the one it concluded.
+	Contract *ContractInfo `json:"contract"`
+	Health   Health        `json:"health"`
 	// Offboarded is set while the offboarding is in force.
 	Offboarded *Offboarding `json:"offboarded"`
 	// Problems are what needs a person, each with what to do. Empty for an
@@ -91,6 +95,16 @@ type SyncInfo struct {
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
 	SpecDigest string    `json:"spec_digest,omitempty"`
+}
+
+// ContractInfo is the recorded contract check (internal/contract) of an
+// integration's last sync.
+type ContractInfo struct {
+	RunID     int64     `json:"run_id"`
+	CheckedAt time.Time `json:"checked_at"`
+	Health    Health    `json:"health"` // healthy, degraded or failing
+	Failing   []string  `json:"failing"`
+	Warning   []string  `json:"warning"`
 }
 
 // List summarises every integration lifecycle knows of — every name with a
@@ -189,6 +203,15 @@ func (l *Lifecycle) List(ctx context.Context) ([]Summary, error) {
 			r := runs[0]
 			s.LastSync = &SyncInfo{RunID: r.ID, Status: r.Status, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, SpecDigest: r.SpecDigest}
 		}
+		if s.LastSync != nil {
+			rec, ok, err := contract.Latest(ctx, l.db, name)
+			if err != nil {
+				return nil, err
+			}
+			if ok && (rec.RunID == s.LastSync.RunID || !rec.CheckedAt.Before(s.LastSync.FinishedAt)) {
+				s.Contract = &ContractInfo{RunID: rec.RunID, CheckedAt: rec.CheckedAt, Health: Health(rec.Health), Failing: rec.Failing(), Warning: rec.Warning()}
+			}
+		}
 		s.Health = l.health(s, now)
 		if s.Offboarded == nil {
 			s.Problems = append(s.Problems, l.problems(s, unreadable)...)
@@ -218,13 +241,21 @@ func (l *Lifecycle) fill(s *Summary, st *State, cur *governance.Release, now tim
 	s.LastReviewedAt, s.ReviewDue, s.ReviewOverdue = &reviewed, &due, now.After(due)
 }
 
-// health judges s by its last run; see Health for the order.
+// health judges s by its last run; see Health for the order. A contract
+// check recorded for the last run decides between failing, degraded and
+// healthy; staleness is still judged by time.
 func (l *Lifecycle) health(s Summary, now time.Time) Health {
 	switch {
 	case s.Offboarded != nil:
 		return Offboarded
 	case s.LastSync == nil:
 		return NeverSynced
+	case s.Contract != nil && s.Contract.Health == Failing:
+		return Failing
+	case s.Contract != nil && now.Sub(s.LastSync.FinishedAt) > l.o.StaleAfter:
+		return Stale
+	case s.Contract != nil:
+		return s.Contract.Health
 	case s.LastSync.Status == store.RunFailed:
 		return Failing
 	case now.Sub(s.LastSync.FinishedAt) > l.o.StaleAfter:
@@ -266,10 +297,18 @@ func (l *Lifecycle) problems(s Summary, unreadable bool) []string {
 	}
 	switch s.Health {
 	case Failing:
+		if s.Contract != nil && len(s.Contract.Failing) > 0 {
+			out = append(out, fmt.Sprintf("contract checks of run %d failed (%s): see `spindle audit log --action contract.check` and `spindle inventory runs --source %s`", s.Contract.RunID, strings.Join(s.Contract.Failing, ", "), s.Name))
+			break
+		}
 		out = append(out, fmt.Sprintf("last sync failed (run %d, %s): see `spindle inventory runs --source %s`", s.LastSync.RunID, day(s.LastSync.FinishedAt), s.Name))
 	case Stale:
 		out = append(out, fmt.Sprintf("stale: the last sync finished %s, more than %s ago; check its schedule", day(s.LastSync.FinishedAt), integration.Duration(l.o.StaleAfter)))
 	case Degraded:
+		if s.Contract != nil && s.LastSync.Status == store.RunOK {
+			out = append(out, fmt.Sprintf("contract checks of run %d warned (%s)", s.Contract.RunID, strings.Join(s.Contract.Warning, ", ")))
+			break
+		}
 		out = append(out, fmt.Sprintf("last sync partial (run %d): see `spindle inventory runs --source %s` for the streams", s.LastSync.RunID, s.Name))
 	}
 	return out
