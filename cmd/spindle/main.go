@@ -83,7 +83,7 @@ Start with:  spindle build examples/docs/acme-keys.yaml`,
 	root.AddCommand(a.governanceCommands()...)
 	root.AddCommand(a.credentialCommands()...)
 	root.AddCommand(a.auditCommands()...)
-	root.AddCommand(a.syncCmd(), a.integrationCmd(), a.driftCmd())
+	root.AddCommand(a.syncCmd(), a.integrationCmd(), a.driftCmd(), a.alertCmd())
 	usageErrors(root)
 	return root
 }

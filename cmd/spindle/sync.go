@@ -195,6 +195,7 @@ func (a *app) checkContract(ctx context.Context, st *sqlite.Store, log *audit.Lo
 			fmt.Fprintf(w, "  %s %s: %s\n", c.Status, c.ID, c.Message)
 		}
 	}
+	a.notifyAlerts(ctx, st, log, actor, res) // issue 6: fail loudly; a delivery failure never changes the exit code
 	return res, nil
 }
 
