@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/spindlehq/spindle/internal/audit"
+	"github.com/spindlehq/spindle/internal/governance"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,8 +179,18 @@ func recordSync(t *testing.T, db, source string, n int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	// Production runs carry the released digest (development runs of other
+	// specs are not counted as syncs).
+	digest := "sha256:unreleased"
+	g, err := governance.New(st.DB(), governance.Options{Audit: audit.New(st.DB(), audit.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel, err := g.Current(t.Context(), source); err == nil {
+		digest = "sha256:" + rel.SpecDigest
+	}
 	now := time.Now()
-	s, err := st.BeginSync(t.Context(), source, "sha256:x", now.Add(-time.Second))
+	s, err := st.BeginSync(t.Context(), source, digest, now.Add(-time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
 	if rep == nil {
 		return runErr
 	}
-	res, err := a.checkContract(ctx, st, log, actor, name, doc.Spec, rep, f.bounds)
+	res, err := a.checkContract(ctx, st, life, log, actor, name, doc.Spec, rep, f.bounds)
 	switch {
 	case runErr != nil:
 		return runErr
@@ -158,8 +158,8 @@ func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
 
 // checkContract runs the live contract checks on a finished sync, records
 // the result with its audit entry (one transaction) and prints a summary.
-func (a *app) checkContract(ctx context.Context, st *sqlite.Store, log *audit.Log, actor audit.Actor, name string, sp *integration.Spec, rep *runtime.Report, b contract.Bounds) (contract.Result, error) {
-	runs, err := st.Runs(ctx, name, 50)
+func (a *app) checkContract(ctx context.Context, st *sqlite.Store, life *lifecycle.Lifecycle, log *audit.Log, actor audit.Actor, name string, sp *integration.Spec, rep *runtime.Report, b contract.Bounds) (contract.Result, error) {
+	runs, err := life.ProductionRuns(ctx, name, 50)
 	if err != nil {
 		return contract.Result{}, err
 	}

@@ -206,7 +206,13 @@ func (e *env) acceptTerms(integration string) {
 // each) whose one stream ended with outcome, finished at finished.
 func (e *env) syncRun(source string, n int, outcome store.Outcome, finished time.Time) {
 	e.t.Helper()
-	s, err := e.st.BeginSync(e.ctx, source, "sha256:x", finished.Add(-time.Minute))
+	// A production sync runs the released digest; development runs of
+	// other specs do not count (see TestProductionRunsOnly).
+	digest := "sha256:unreleased"
+	if rel, err := e.gov.Current(e.ctx, source); err == nil {
+		digest = "sha256:" + rel.SpecDigest
+	}
+	s, err := e.st.BeginSync(e.ctx, source, digest, finished.Add(-time.Minute))
 	if err != nil {
 		e.t.Fatal(err)
 	}

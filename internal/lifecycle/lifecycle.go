@@ -407,3 +407,38 @@ func ptrInt(n sql.NullInt64) *int64 {
 	v := n.Int64
 	return &v
 }
+
+// ProductionRuns are the integration's runs of a released spec, newest
+// first, at most limit. `spindle run` and `example run` write under the
+// same source name while a spec is developed; counting those would let a
+// developer's run against a small sandbox pass for the last sync, or set
+// the record counts production is judged against.
+func (l *Lifecycle) ProductionRuns(ctx context.Context, name string, limit int) ([]store.Run, error) {
+	rels, err := l.o.Gov.Releases(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	released := map[string]bool{}
+	for _, r := range rels {
+		released[strings.TrimPrefix(r.SpecDigest, "sha256:")] = true
+	}
+	if len(released) == 0 {
+		return nil, nil
+	}
+	// Development runs are few next to scheduled ones: read a window and
+	// filter rather than widen the store's interface.
+	runs, err := l.o.Inventory.Runs(ctx, name, max(limit*4, 200))
+	if err != nil {
+		return nil, err
+	}
+	out := runs[:0]
+	for _, r := range runs {
+		if released[strings.TrimPrefix(r.SpecDigest, "sha256:")] {
+			out = append(out, r)
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}

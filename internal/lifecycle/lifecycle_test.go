@@ -540,3 +540,39 @@ func TestHasOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestProductionRunsOnly: a development run (`spindle run` of a spec that
+// was never released) under the same source name is neither the last
+// sync nor part of the history production is judged against.
+func TestProductionRunsOnly(t *testing.T) {
+	const name = "acme"
+	e := newEnv(t)
+	e.release(spec(t, name, owner, ""))
+	e.acceptTerms(name)
+	e.syncRun(name, 10, store.Complete, e.clock.now().Add(-2*time.Hour))
+	// A developer's run of an unreleased spec, later and failed.
+	dev, err := e.st.BeginSync(e.ctx, name, "sha256:0123456789abcdef", e.clock.now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.EndStream(e.ctx, store.StreamResult{Stream: "api_keys", Outcome: store.Failed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Commit(e.ctx, e.clock.now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.l.ProductionRuns(e.ctx, name, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Status != "ok" {
+		t.Fatalf("production runs = %+v, want only the released run", runs)
+	}
+	list, err := e.l.List(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Health != Healthy || list[0].LastSync == nil || list[0].LastSync.RunID != runs[0].ID {
+		t.Fatalf("list: %+v", list)
+	}
+}

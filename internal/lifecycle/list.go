@@ -195,7 +195,7 @@ func (l *Lifecycle) List(ctx context.Context) ([]Summary, error) {
 			}
 		}
 		l.fill(&s, st, cur, now)
-		runs, err := l.o.Inventory.Runs(ctx, name, 1)
+		runs, err := l.ProductionRuns(ctx, name, 1)
 		if err != nil {
 			return nil, err
 		}
