@@ -60,12 +60,10 @@ func TestCredentialCommands(t *testing.T) {
 	db := filepath.Join(dir, "spindle.db")
 	operators(t, db, "alice", "bob", "carol", "dave")
 	var outputs []cliResult
+	runDB := dbRunner(t, db)
 	run := func(want int, stdin string, args ...string) cliResult {
 		t.Helper()
-		r := spindleIn(t, stdin, append(args, "--db", db)...)
-		if r.code != want {
-			t.Fatalf("spindle %s: want exit %d, got %s", strings.Join(args, " "), want, r)
-		}
+		r := runDB(want, stdin, args...)
 		outputs = append(outputs, r)
 		return r
 	}

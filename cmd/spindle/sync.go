@@ -123,7 +123,12 @@ func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
 	actor := audit.Actor{Kind: audit.ActorPerson, Name: f.as}
 	red := runtime.NewRedactor()
 	secrets := v.Resolver(vault.Binding{Integration: name, Host: base, TokenHost: tokenHost(doc.Spec, base), Actor: actor, Redactor: red})
-	details := map[string]any{"release": rel.Release.ID, "spec_sha256": rel.Release.SpecDigest, "host": hostPart(base)}
+	// The host as the vault binds and compares it.
+	host, err := vault.NormalizeHost(base)
+	if err != nil {
+		return fmt.Errorf("base URL %s: %w", base, err)
+	}
+	details := map[string]any{"release": rel.Release.ID, "spec_sha256": rel.Release.SpecDigest, "host": host}
 	if f.baseURL != "" {
 		details["stand_in"] = true
 	}
@@ -224,13 +229,4 @@ func tokenHost(sp *integration.Spec, base string) string {
 		return tu
 	}
 	return base
-}
-
-func hostPart(raw string) string {
-	_, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	return host
 }

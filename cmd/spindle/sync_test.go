@@ -18,14 +18,7 @@ import (
 func TestGovernedPath(t *testing.T) {
 	dir := t.TempDir()
 	db, keys := filepath.Join(dir, "spindle.db"), filepath.Join(dir, "keys")
-	run := func(want int, stdin string, args ...string) cliResult {
-		t.Helper()
-		r := spindleIn(t, stdin, append(args, "--db", db)...)
-		if r.code != want {
-			t.Fatalf("spindle %s: want exit %d, got %s", strings.Join(args, " "), want, r)
-		}
-		return r
-	}
+	run := dbRunner(t, db)
 
 	bundle := filepath.Join(dir, "acme")
 	run(0, "", "build", exampleDoc, "--out", bundle, "--owner", "identity-team@example.com")
@@ -117,14 +110,7 @@ func releasedAcme(t *testing.T) func(want int, stdin string, args ...string) cli
 	t.Helper()
 	dir := t.TempDir()
 	db, keys := filepath.Join(dir, "spindle.db"), filepath.Join(dir, "keys")
-	run := func(want int, stdin string, args ...string) cliResult {
-		t.Helper()
-		r := spindleIn(t, stdin, append(args, "--db", db)...)
-		if r.code != want {
-			t.Fatalf("spindle %s: want exit %d, got %s", strings.Join(args, " "), want, r)
-		}
-		return r
-	}
+	run := dbRunner(t, db)
 	bundle := filepath.Join(dir, "acme")
 	run(0, "", "build", exampleDoc, "--out", bundle, "--owner", "identity-team@example.com")
 	run(0, "", "role", "grant", "root", "admin")
@@ -139,4 +125,17 @@ func releasedAcme(t *testing.T) func(want int, stdin string, args ...string) cli
 		run(0, "", "approve", "1", "--as", who, "--key-dir", keys)
 	}
 	return run
+}
+
+// dbRunner runs spindle commands with stdin against one database and
+// fails the test unless each exits with the code it wants.
+func dbRunner(t *testing.T, db string) func(want int, stdin string, args ...string) cliResult {
+	return func(want int, stdin string, args ...string) cliResult {
+		t.Helper()
+		r := spindleIn(t, stdin, append(args, "--db", db)...)
+		if r.code != want {
+			t.Fatalf("spindle %s: want exit %d, got %s", strings.Join(args, " "), want, r)
+		}
+		return r
+	}
 }
