@@ -54,6 +54,12 @@ type StreamResult struct {
 	StopReason string        `json:"stop_reason,omitempty"`
 	Errors     []string      `json:"errors,omitempty"`
 	Duration   time.Duration `json:"duration_ns"`
+	// Nulls counts, per canonical field the stream's mapping sets (its
+	// dotted name, e.g. "owner" or "attributes.email"), the records whose
+	// value came out null. Fields never null are omitted. The contract
+	// checks compare rates against history: a field that silently goes null
+	// is drift.
+	Nulls map[string]int `json:"nulls,omitempty"`
 }
 
 // Valid reports whether o is one of the four outcomes.
