@@ -50,11 +50,11 @@ type Options struct {
 	MaxDetailsBytes int
 }
 
-// Log is the audit log in a SQLite database whose schema includes the
-// audit_log table (migration 00002). It is safe for concurrent use and
-// holds no state of its own: the chain's head is read inside each
-// appending transaction, so several Logs, or processes, on one database
-// extend one chain.
+// Log is the audit log in a store's database (SQLite or PostgreSQL) whose
+// schema includes the audit_log table (migration 00002). It is safe for
+// concurrent use and holds no state of its own: the chain's head is read
+// inside each appending transaction, so several Logs, or processes, on one
+// database extend one chain.
 type Log struct {
 	db         *sql.DB
 	now        func() time.Time
@@ -112,10 +112,10 @@ func (l *Log) Append(ctx context.Context, ev Event) (Entry, error) {
 // AppendTx records ev inside tx, so that the change it records and the
 // entry commit together or not at all: roll tx back and neither happened,
 // and no seq is used up. tx must be a write transaction on the log's
-// database. The database's write lock, held from BEGIN IMMEDIATE until
-// commit, is what orders concurrent appends; in a deferred transaction a
-// concurrent append fails (busy or a duplicate seq) rather than forking
-// the chain.
+// database. The store's writer lock, held from BEGIN until commit (SQLite's
+// BEGIN IMMEDIATE; on PostgreSQL the advisory lock its DB() takes), is
+// what orders concurrent appends; without it a concurrent append fails (busy,
+// or a duplicate seq) rather than forking the chain.
 func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, ev Event) (Entry, error) {
 	r, err := l.prepare(ev)
 	if err != nil {
@@ -408,7 +408,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	switch {
 	case f.Limit > 0 && f.Tail:
-		q = `SELECT * FROM (` + q + ` ORDER BY seq DESC LIMIT ?) ORDER BY seq`
+		q = `SELECT * FROM (` + q + ` ORDER BY seq DESC LIMIT ?) AS tail ORDER BY seq` // PostgreSQL requires the alias
 		args = append(args, f.Limit)
 	case f.Limit > 0:
 		q += ` ORDER BY seq LIMIT ?`
@@ -533,8 +533,8 @@ func (l *Log) verify(ctx context.Context, anchor *Checkpoint) (Report, error) {
 		}
 		rep.Problems = append(rep.Problems, Problem{Seq: seq, What: fmt.Sprintf(format, args...)})
 	}
-	// One statement reads one snapshot (WAL) without holding any lock that
-	// appends would wait for.
+	// One statement reads one snapshot (SQLite's WAL, PostgreSQL's MVCC)
+	// without holding any lock that appends would wait for.
 	rows, err := l.db.QueryContext(ctx, `SELECT `+columns+` FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return rep, fmt.Errorf("audit: verify: %w", err)

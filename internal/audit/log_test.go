@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,20 +13,7 @@ import (
 	"time"
 
 	"github.com/spindlehq/spindle/internal/audit"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
-
-// openDB opens a fresh store file (all migrations applied) under the
-// test's temporary directory.
-func openDB(t *testing.T) *sql.DB {
-	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "spindle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st.DB()
-}
 
 // clock is a deterministic Options.Now: one second a call.
 func clock() func() time.Time {
@@ -65,8 +51,10 @@ func mustVerify(t *testing.T, l *audit.Log) audit.Report {
 	return rep
 }
 
-func TestChainIsValidAndLinked(t *testing.T) {
-	db := openDB(t)
+func TestChainIsValidAndLinked(t *testing.T) { eachBackend(t, testChainIsValidAndLinked) }
+
+func testChainIsValidAndLinked(t *testing.T, be backend) {
+	db := be.openDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	if rep := mustVerify(t, l); !rep.OK || rep.Entries != 0 || rep.Head != "" {
 		t.Fatalf("empty log: %+v", rep)
@@ -116,8 +104,10 @@ func TestChainIsValidAndLinked(t *testing.T) {
 	}
 }
 
-func TestList(t *testing.T) {
-	l := audit.New(openDB(t), audit.Options{Now: clock()})
+func TestList(t *testing.T) { eachBackend(t, testList) }
+
+func testList(t *testing.T, be backend) {
+	l := audit.New(be.openDB(t), audit.Options{Now: clock()})
 	seed(t, l, 12) // actors alice, heuristic, river in turn; objects proposal:0..3 in turn
 	if _, err := l.Append(t.Context(), audit.Event{Actor: audit.Actor{Kind: audit.ActorAgent, Name: "heuristic"},
 		Action: "agent.toolbox", Object: "x_%", Boundary: audit.BoundarySandbox}); err != nil {
@@ -162,7 +152,11 @@ func TestList(t *testing.T) {
 }
 
 func TestInvalidEventsAreRefusedAndNothingIsStored(t *testing.T) {
-	l := audit.New(openDB(t), audit.Options{Now: clock(), MaxDetailsBytes: 256})
+	eachBackend(t, testInvalidEventsAreRefusedAndNothingIsStored)
+}
+
+func testInvalidEventsAreRefusedAndNothingIsStored(t *testing.T, be backend) {
+	l := audit.New(be.openDB(t), audit.Options{Now: clock(), MaxDetailsBytes: 256})
 	ok := audit.Event{Actor: audit.Actor{Kind: audit.ActorPerson, Name: "alice"}, Action: "proposal.approve", Object: "proposal:1", Boundary: audit.BoundaryNone}
 	tests := []struct {
 		name   string
@@ -195,7 +189,7 @@ func TestInvalidEventsAreRefusedAndNothingIsStored(t *testing.T) {
 		t.Fatalf("refused events were stored: %+v", rep)
 	}
 	// The default limit is 8 KiB.
-	big := audit.New(openDB(t), audit.Options{})
+	big := audit.New(be.openDB(t), audit.Options{})
 	ev := ok
 	ev.Details = map[string]any{"blob": strings.Repeat("x", audit.DefaultMaxDetailsBytes)}
 	if _, err := big.Append(t.Context(), ev); !errors.Is(err, audit.ErrInvalidEvent) {
@@ -207,8 +201,10 @@ func TestInvalidEventsAreRefusedAndNothingIsStored(t *testing.T) {
 	}
 }
 
-func TestDetailsAreCanonicalAndExact(t *testing.T) {
-	db := openDB(t)
+func TestDetailsAreCanonicalAndExact(t *testing.T) { eachBackend(t, testDetailsAreCanonicalAndExact) }
+
+func testDetailsAreCanonicalAndExact(t *testing.T, be backend) {
+	db := be.openDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	type payload struct {
 		Z string `json:"z"`
@@ -242,9 +238,13 @@ func TestDetailsAreCanonicalAndExact(t *testing.T) {
 }
 
 func TestRedactionBeforeHashingAndStoring(t *testing.T) {
+	eachBackend(t, testRedactionBeforeHashingAndStoring)
+}
+
+func testRedactionBeforeHashingAndStoring(t *testing.T, be backend) {
 	const secret = "s3cr3t-t0k3n"
 	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }
-	db := openDB(t)
+	db := be.openDB(t)
 	l := audit.New(db, audit.Options{Now: clock(), Redact: redact})
 	e, err := l.Append(t.Context(), audit.Event{
 		Actor:    audit.Actor{Kind: audit.ActorPerson, Name: "alice " + secret},
@@ -262,12 +262,12 @@ func TestRedactionBeforeHashingAndStoring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(e)
-	if strings.Contains(string(b), secret) {
-		t.Errorf("returned entry holds the secret: %s", b)
+	enc, _ := json.Marshal(e)
+	if strings.Contains(string(enc), secret) {
+		t.Errorf("returned entry holds the secret: %s", enc)
 	}
-	if !strings.Contains(string(b), "[REDACTED]") {
-		t.Errorf("returned entry shows no redaction: %s", b)
+	if !strings.Contains(string(enc), "[REDACTED]") {
+		t.Errorf("returned entry shows no redaction: %s", enc)
 	}
 	// Every stored column, as text.
 	rows, err := db.Query(`SELECT * FROM audit_log`)
@@ -302,22 +302,31 @@ func TestRedactionBeforeHashingAndStoring(t *testing.T) {
 	}
 }
 
-func TestDatabaseRefusesChanges(t *testing.T) {
-	db := openDB(t)
+func TestDatabaseRefusesChanges(t *testing.T) { eachBackend(t, testDatabaseRefusesChanges) }
+
+func testDatabaseRefusesChanges(t *testing.T, be backend) {
+	db := be.openDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	got := seed(t, l, 3)
-	tests := []struct{ name, sql, want string }{
-		{"update", `UPDATE audit_log SET object = 'x' WHERE seq = 2`, "append-only"},
-		{"delete one", `DELETE FROM audit_log WHERE seq = 3`, "append-only"},
-		{"delete all", `DELETE FROM audit_log`, "append-only"},
+	tests := []struct{ name, sql, want, only string }{
+		{"update", `UPDATE audit_log SET object = 'x' WHERE seq = 2`, "append-only", ""},
+		{"delete one", `DELETE FROM audit_log WHERE seq = 3`, "append-only", ""},
+		{"delete all", `DELETE FROM audit_log`, "append-only", ""},
+		{"truncate", `TRUNCATE audit_log`, "append-only", "postgres"},
 		{"insert out of order", `INSERT INTO audit_log (seq, v, at, actor_kind, actor_name, action, object, boundary, prev_hash, hash)
-			VALUES (9, 1, 0, 'person', 'm', 'a', 'o', 'none', '` + got[2].Hash + `', 'h9')`, "extend the chain"},
+			VALUES (9, 1, 0, 'person', 'm', 'a', 'o', 'none', '` + got[2].Hash + `', 'h9')`, "extend the chain", ""},
 		{"insert unlinked", `INSERT INTO audit_log (seq, v, at, actor_kind, actor_name, action, object, boundary, prev_hash, hash)
-			VALUES (4, 1, 0, 'person', 'm', 'a', 'o', 'none', 'nope', 'h4')`, "extend the chain"},
+			VALUES (4, 1, 0, 'person', 'm', 'a', 'o', 'none', 'nope', 'h4')`, "extend the chain", ""},
 		{"replace", `INSERT OR REPLACE INTO audit_log (seq, v, at, actor_kind, actor_name, action, object, boundary, prev_hash, hash)
-			VALUES (2, 1, 0, 'person', 'm', 'a', 'o', 'none', '` + got[0].Hash + `', 'h2')`, "extend the chain"},
+			VALUES (2, 1, 0, 'person', 'm', 'a', 'o', 'none', '` + got[0].Hash + `', 'h2')`, "extend the chain", "sqlite"},
+		{"upsert", `INSERT INTO audit_log (seq, v, at, actor_kind, actor_name, action, object, boundary, prev_hash, hash)
+			VALUES (2, 1, 0, 'person', 'm', 'a', 'o', 'none', '` + got[0].Hash + `', 'h2')
+			ON CONFLICT (seq) DO UPDATE SET object = excluded.object, hash = excluded.hash`, "extend the chain", ""},
 	}
 	for _, tc := range tests {
+		if tc.only != "" && tc.only != be.name {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := db.Exec(tc.sql); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("%s: err = %v, want one mentioning %q", tc.sql, err, tc.want)
@@ -330,13 +339,11 @@ func TestDatabaseRefusesChanges(t *testing.T) {
 }
 
 // dropGuards removes the triggers, as someone with write access to the
-// file could: what is left to catch them is the chain.
-func dropGuards(t *testing.T, db *sql.DB) {
+// database could: what is left to catch them is the chain.
+func dropGuards(t *testing.T, b backend, db *sql.DB) {
 	t.Helper()
 	for _, tr := range []string{"audit_log_no_update", "audit_log_no_delete", "audit_log_append_only_insert"} {
-		if _, err := db.Exec(`DROP TRIGGER ` + tr); err != nil {
-			t.Fatal(err)
-		}
+		b.dropTrigger(t, db, "audit_log", tr)
 	}
 }
 
@@ -373,7 +380,9 @@ func rewrite(t *testing.T, db *sql.DB, l *audit.Log, from int64, edit func(*audi
 	}
 }
 
-func TestTamperingIsDetected(t *testing.T) {
+func TestTamperingIsDetected(t *testing.T) { eachBackend(t, testTamperingIsDetected) }
+
+func testTamperingIsDetected(t *testing.T, be backend) {
 	type want struct {
 		seq  int64
 		what string
@@ -517,14 +526,14 @@ func TestTamperingIsDetected(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db := openDB(t)
+			db := be.openDB(t)
 			l := audit.New(db, audit.Options{Now: clock()})
 			seed(t, l, 6)
 			head, err := l.Head(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
-			dropGuards(t, db)
+			dropGuards(t, be, db)
 			tc.tamper(t, db, l)
 
 			check := func(name string, rep audit.Report, want []want) {
@@ -562,8 +571,10 @@ func TestTamperingIsDetected(t *testing.T) {
 	}
 }
 
-func TestVerifyBoundsItsReport(t *testing.T) {
-	db := openDB(t)
+func TestVerifyBoundsItsReport(t *testing.T) { eachBackend(t, testVerifyBoundsItsReport) }
+
+func testVerifyBoundsItsReport(t *testing.T, be backend) {
+	db := be.openDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	for i := range 150 {
 		if _, err := l.Append(t.Context(), audit.Event{Actor: audit.Actor{Kind: audit.ActorScheduler, Name: "river"}, Action: "sync.run",
@@ -571,7 +582,7 @@ func TestVerifyBoundsItsReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dropGuards(t, db)
+	dropGuards(t, be, db)
 	exec(t, db, `UPDATE audit_log SET actor_name = 'mallory'`)
 	rep := mustVerify(t, l)
 	if rep.OK || len(rep.Problems) != 100 || rep.Omitted != 50 || rep.Entries != 150 || rep.Problems[0].Seq != 1 {
@@ -604,15 +615,17 @@ func TestParseCheckpoint(t *testing.T) {
 			t.Errorf("%+v.String() = %q, want %q", got, got.String(), tc.in)
 		}
 	}
-	l := audit.New(openDB(t), audit.Options{})
+	l := audit.New(backends()[0].openDB(t), audit.Options{}) // refused before the database is read
 	if _, err := l.VerifyHead(t.Context(), "nonsense"); err == nil {
 		t.Error("VerifyHead accepted a malformed head")
 	}
 }
 
 // A rolled-back transaction takes its entries with it and leaves no gap.
-func TestAppendTxCommitsWithTheChange(t *testing.T) {
-	db := openDB(t)
+func TestAppendTxCommitsWithTheChange(t *testing.T) { eachBackend(t, testAppendTxCommitsWithTheChange) }
+
+func testAppendTxCommitsWithTheChange(t *testing.T, be backend) {
+	db := be.openDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	ev := audit.Event{Actor: audit.Actor{Kind: audit.ActorPerson, Name: "alice"}, Action: "proposal.approve", Object: "proposal:1", Boundary: audit.BoundaryNone}
 	ctx := t.Context()
@@ -656,8 +669,16 @@ func TestAppendTxCommitsWithTheChange(t *testing.T) {
 }
 
 func TestConcurrentAppendsKeepOneChain(t *testing.T) {
-	db := openDB(t)
-	l := audit.New(db, audit.Options{})
+	eachBackend(t, testConcurrentAppendsKeepOneChain)
+}
+
+func testConcurrentAppendsKeepOneChain(t *testing.T, be backend) {
+	// Two handles on one database stand for two processes: each has its
+	// own connections, so only the store's writer lock orders them.
+	dsn := be.fresh(t)
+	dbs := []*sql.DB{be.open(t, dsn), be.open(t, dsn)}
+	logs := []*audit.Log{audit.New(dbs[0], audit.Options{}), audit.New(dbs[1], audit.Options{})}
+	l := logs[0]
 	const workers, each = 12, 15
 	ctx := context.Background()
 	var committed atomic.Int64
@@ -667,6 +688,7 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			db, l := dbs[w%2], logs[w%2]
 			ev := audit.Event{Actor: audit.Actor{Kind: audit.ActorPerson, Name: fmt.Sprintf("w%d", w)}, Action: "test.append", Boundary: audit.BoundaryNone}
 			for i := range each {
 				ev.Object = fmt.Sprintf("w%d:%d", w, i)

@@ -211,13 +211,10 @@ func (s *Service) decide(ctx context.Context, in DecideInput, decision string) (
 			return refuse(RuleSignature, "the signature of %s does not verify with their stored key %s", in.Approver, key.Fingerprint)
 		}
 		a := Approval{Statement: st, KeyFingerprint: key.Fingerprint, Signature: base64.StdEncoding.EncodeToString(sig)}
-		res, err := tx.ExecContext(ctx, `INSERT INTO approvals (proposal_id, approver, decision, reason, spec_digest, base_digest, signed_at, key_fingerprint, signature)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, st.Approver, st.Decision, st.Reason, st.SpecDigest, st.BaseDigest, st.Time, a.KeyFingerprint, a.Signature)
-		if err != nil {
+		// RETURNING rather than LastInsertId, which PostgreSQL's driver lacks.
+		if err := tx.QueryRowContext(ctx, `INSERT INTO approvals (proposal_id, approver, decision, reason, spec_digest, base_digest, signed_at, key_fingerprint, signature)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, p.ID, st.Approver, st.Decision, st.Reason, st.SpecDigest, st.BaseDigest, st.Time, a.KeyFingerprint, a.Signature).Scan(&a.ID); err != nil {
 			return fmt.Errorf("governance: record the decision: %w", err)
-		}
-		if a.ID, err = res.LastInsertId(); err != nil {
-			return err
 		}
 		if err := s.fail("approval"); err != nil {
 			return err
@@ -300,13 +297,9 @@ func (s *Service) release(ctx context.Context, tx *sql.Tx, p *Proposal, prev *Re
 	if prev != nil {
 		rel.Previous = &prev.ID
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO releases (integration, spec_digest, proposal_id, previous_release, required_approvals, risk, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, rel.Integration, rel.SpecDigest, rel.ProposalID, nullID(rel.Previous), rel.Required, string(riskJSON), now)
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO releases (integration, spec_digest, proposal_id, previous_release, required_approvals, risk, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, rel.Integration, rel.SpecDigest, rel.ProposalID, nullID(rel.Previous), rel.Required, string(riskJSON), now).Scan(&rel.ID); err != nil {
 		return nil, nil, fmt.Errorf("governance: create the release of proposal %d: %w", p.ID, err)
-	}
-	if rel.ID, err = res.LastInsertId(); err != nil {
-		return nil, nil, err
 	}
 	for _, a := range approvals {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO release_approvals (release_id, approval_id) VALUES (?, ?)`, rel.ID, a.ID); err != nil {

@@ -36,10 +36,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Service is governance over one database (the store's file: see
-// (*sqlite.Store).DB). It is safe for concurrent use: every change is one
-// IMMEDIATE transaction, so decisions on a proposal are serialised by
-// SQLite's write lock.
+// Service is governance over one database: the store's DB(), SQLite or
+// PostgreSQL. It is safe for concurrent use, by several processes too:
+// every change is one write transaction, and the store serialises those
+// (SQLite's write lock, taken at BEGIN IMMEDIATE; on PostgreSQL an
+// advisory lock the store's DB() takes at BEGIN), so decisions on a
+// proposal are never interleaved.
 type Service struct {
 	db    *sql.DB
 	audit Auditor
@@ -94,8 +96,8 @@ func IsRefused(err error, rule string) bool {
 	return errors.As(err, &re) && (rule == "" || re.Rule == rule)
 }
 
-// inTx runs f in one transaction (IMMEDIATE: see the store's dsn) and
-// commits only if f and the commit succeed.
+// inTx runs f in one write transaction (serialised by the store: see
+// Service) and commits only if f and the commit succeed.
 func (s *Service) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -111,10 +113,14 @@ func (s *Service) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return nil
 }
 
-// readTx runs f in a read-only transaction, which SQLite begins deferred:
-// a consistent snapshot without taking the write lock.
+// readTx runs f in a read-only transaction: a consistent snapshot without
+// taking the write lock. SQLite begins it deferred (one snapshot from the
+// first read; it ignores the isolation level); PostgreSQL needs REPEATABLE
+// READ for one snapshot, since READ COMMITTED takes a new one per
+// statement and Verify, reading a release committed between two of its
+// statements, would report tampering that is not there.
 func (s *Service) readTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return fmt.Errorf("governance: begin read: %w", err)
 	}

@@ -13,14 +13,16 @@ import (
 	"time"
 
 	"github.com/spindlehq/spindle/internal/audit"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
-// env is one governance service on a fresh database under t.TempDir().
+// env is one governance service on a fresh database of a backend.
 type env struct {
 	t      *testing.T
 	ctx    context.Context
+	b      backend
+	dsn    string
 	db     *sql.DB
+	clock  *clock
 	log    *audit.Log
 	s      *Service
 	keyDir string
@@ -41,21 +43,30 @@ func (c *clock) now() time.Time {
 	return c.t
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, b backend) *env {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "gov.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	dsn := b.fresh(t)
+	db := b.open(t, dsn)
 	c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 123, time.UTC)}
-	log := audit.New(st.DB(), audit.Options{Now: c.now})
-	s, err := New(st.DB(), Options{Audit: log, Now: c.now})
+	log := audit.New(db, audit.Options{Now: c.now})
+	s, err := New(db, Options{Audit: log, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: t.Context(), db: st.DB(), log: log, s: s, keyDir: filepath.Join(dir, "keys"), keys: map[string]ed25519.PrivateKey{}}
+	return &env{t: t, ctx: t.Context(), b: b, dsn: dsn, db: db, clock: c, log: log, s: s,
+		keyDir: filepath.Join(t.TempDir(), "keys"), keys: map[string]ed25519.PrivateKey{}}
+}
+
+// second is another service on e's database through a handle of its own,
+// as another process would have: it shares no connection with e.s.
+func (e *env) second() *Service {
+	e.t.Helper()
+	db := e.b.open(e.t, e.dsn)
+	s, err := New(db, Options{Audit: audit.New(db, audit.Options{Now: e.clock.now}), Now: e.clock.now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
 }
 
 // people sets up the usual cast: root (admin), alice, bob and carol
@@ -151,16 +162,20 @@ func (e *env) exec(q string, args ...any) {
 	}
 }
 
-// dropGuards removes the tables' triggers, as someone editing the file
-// directly would, so a test can tamper with history.
+// dropGuards removes the tables' triggers, as someone editing the
+// database directly would, so a test can tamper with history.
 func (e *env) dropGuards() {
 	e.t.Helper()
 	// One connection, so a PRAGMA a tamperer runs applies to what follows.
 	e.db.SetMaxOpenConns(1)
-	for _, tr := range []string{"proposals_immutable", "proposals_no_delete", "approvals_no_update", "approvals_no_delete",
-		"releases_no_update", "releases_no_delete", "release_approvals_no_update", "release_approvals_no_delete",
-		"signing_keys_retire_only", "signing_keys_no_delete"} {
-		e.exec(`DROP TRIGGER ` + tr)
+	for _, tr := range []struct{ table, trigger string }{
+		{"proposals", "proposals_immutable"}, {"proposals", "proposals_no_delete"},
+		{"approvals", "approvals_no_update"}, {"approvals", "approvals_no_delete"},
+		{"releases", "releases_no_update"}, {"releases", "releases_no_delete"},
+		{"release_approvals", "release_approvals_no_update"}, {"release_approvals", "release_approvals_no_delete"},
+		{"signing_keys", "signing_keys_retire_only"}, {"signing_keys", "signing_keys_no_delete"},
+	} {
+		e.b.dropTrigger(e.t, e.db, tr.table, tr.trigger)
 	}
 }
 

@@ -183,13 +183,10 @@ func (s *Service) Propose(ctx context.Context, in ProposeInput) (*Proposal, erro
 		}
 		now := s.nowNanos()
 		p.CreatedAt = fromNanos(now)
-		res, err := tx.ExecContext(ctx, `INSERT INTO proposals (integration, spec_text, spec_digest, report_json, author, author_kind, base_release, created_at, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')`, name, in.Spec, d, string(in.Report), author, p.AuthorKind, nullID(p.BaseRelease), now)
-		if err != nil {
+		// RETURNING rather than LastInsertId, which PostgreSQL's driver lacks.
+		if err := tx.QueryRowContext(ctx, `INSERT INTO proposals (integration, spec_text, spec_digest, report_json, author, author_kind, base_release, created_at, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open') RETURNING id`, name, in.Spec, d, string(in.Report), author, p.AuthorKind, nullID(p.BaseRelease), now).Scan(&p.ID); err != nil {
 			return fmt.Errorf("governance: store the proposal: %w", err)
-		}
-		if p.ID, err = res.LastInsertId(); err != nil {
-			return err
 		}
 		details := map[string]any{"integration": name, "spec_sha256": d}
 		if cur != nil {

@@ -11,7 +11,9 @@ import (
 // TestListPrefersContractHealth: a contract check recorded for the last run
 // decides its health (an ok run whose contract failed is failing); a check
 // of an older run does not; staleness still goes by time.
-func TestListPrefersContractHealth(t *testing.T) {
+func TestListPrefersContractHealth(t *testing.T) { eachBackend(t, testListPrefersContractHealth) }
+
+func testListPrefersContractHealth(t *testing.T, be backend) {
 	const name = "acme"
 	record := func(e *env, run int64, h contract.Health, at time.Time, failing ...string) {
 		t.Helper()
@@ -57,7 +59,7 @@ func TestListPrefersContractHealth(t *testing.T) {
 		}, Stale, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnv(t, be)
 			e.release(spec(t, name, "team@example.com", ""))
 			e.acceptTerms(name)
 			tc.setup(e)

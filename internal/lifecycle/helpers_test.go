@@ -21,7 +21,6 @@ import (
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/nhi"
 	"github.com/spindlehq/spindle/internal/store"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 	"github.com/spindlehq/spindle/internal/vault"
 )
 
@@ -48,13 +47,14 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// env is a lifecycle over a fresh database under t.TempDir(), with the
-// usual cast: root (admin), alice and bob (approvers with keys), oscar
+// env is a lifecycle over a fresh database of a backend, with the usual
+// cast: root (admin), alice and bob (approvers with keys), oscar
 // (operator), vera (viewer).
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	st    *sqlite.Store
+	b     backend
+	st    inventory
 	db    *sql.DB
 	clock *clock
 	log   *audit.Log
@@ -64,17 +64,12 @@ type env struct {
 	keys  map[string]ed25519.PrivateKey
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, b backend) *env {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "spindle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	db, st := b.open(t)
 	c := &clock{t: t0}
-	log := audit.New(st.DB(), audit.Options{Now: c.now})
-	gov, err := governance.New(st.DB(), governance.Options{Audit: log, Now: c.now})
+	log := audit.New(db, audit.Options{Now: c.now})
+	gov, err := governance.New(db, governance.Options{Audit: log, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,16 +77,16 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.Open(st.DB(), vault.Options{Identity: id, Now: c.now, Audit: log})
+	v, err := vault.Open(db, vault.Options{Identity: id, Now: c.now, Audit: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := New(st.DB(), Options{Audit: log, Vault: v, Gov: gov, Inventory: st, Now: c.now})
+	l, err := New(db, Options{Audit: log, Vault: v, Gov: gov, Inventory: st, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: t.Context(), st: st, db: st.DB(), clock: c, log: log, gov: gov, v: v, l: l, keys: map[string]ed25519.PrivateKey{}}
-	keyDir := filepath.Join(dir, "keys")
+	e := &env{t: t, ctx: t.Context(), b: b, st: st, db: db, clock: c, log: log, gov: gov, v: v, l: l, keys: map[string]ed25519.PrivateKey{}}
+	keyDir := filepath.Join(t.TempDir(), "keys")
 	e.grant("", "root", governance.RoleAdmin)
 	for _, n := range []string{"alice", "bob"} {
 		e.grant("root", n, governance.RoleApprover)

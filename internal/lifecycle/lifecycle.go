@@ -59,7 +59,8 @@ var (
 
 // Inventory is what lifecycle needs of the inventory store: the sync runs
 // that show an integration's health, and the purge that offboarding with
-// --purge runs in its transaction. *sqlite.Store implements it.
+// --purge runs in its transaction. *sqlite.Store implements it, and so
+// must the PostgreSQL store, on the database its DB() opens.
 type Inventory interface {
 	Runs(ctx context.Context, source string, limit int) ([]store.Run, error)
 	PurgeSourceTx(ctx context.Context, tx *sql.Tx, source string) (int64, error)
@@ -80,8 +81,8 @@ type Options struct {
 }
 
 // Lifecycle is the integration lifecycle over one database (the store's
-// file). It is safe for concurrent use: every change is one IMMEDIATE
-// transaction.
+// DB(), SQLite or PostgreSQL). It is safe for concurrent use: every change
+// is one write transaction, which the store serialises.
 type Lifecycle struct {
 	db *sql.DB
 	o  Options
@@ -366,8 +367,9 @@ func (l *Lifecycle) openProposals(ctx context.Context) (map[string][]int64, erro
 	return out, nil
 }
 
-// inTx runs f in one transaction (IMMEDIATE: see the store's dsn) and
-// commits only if f and the commit succeed.
+// inTx runs f in one write transaction (serialised by the store: SQLite's
+// BEGIN IMMEDIATE, PostgreSQL's writer lock) and commits only if f and the
+// commit succeed.
 func (l *Lifecycle) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,8 +17,10 @@ import (
 
 const owner = "identity-team@example.com"
 
-func TestNewRequiresEverything(t *testing.T) {
-	e := newEnv(t)
+func TestNewRequiresEverything(t *testing.T) { eachBackend(t, testNewRequiresEverything) }
+
+func testNewRequiresEverything(t *testing.T, be backend) {
+	e := newEnv(t, be)
 	full := Options{Audit: e.log, Vault: e.v, Gov: e.gov, Inventory: e.st}
 	for name, o := range map[string]Options{
 		"audit":     {Vault: e.v, Gov: e.gov, Inventory: e.st},
@@ -36,7 +39,9 @@ func TestNewRequiresEverything(t *testing.T) {
 
 // Every health state, and the review, credential, owner and terms flags,
 // as List reports them.
-func TestListStates(t *testing.T) {
+func TestListStates(t *testing.T) { eachBackend(t, testListStates) }
+
+func testListStates(t *testing.T, be backend) {
 	const name = "acme"
 	ready := func(e *env) {
 		e.release(spec(t, name, owner, ""))
@@ -204,7 +209,7 @@ func TestListStates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
+			e := newEnv(t, be)
 			tc.setup(e)
 			s := e.summary(name)
 			if s.Health != tc.health {
@@ -220,8 +225,10 @@ func TestListStates(t *testing.T) {
 	}
 }
 
-func TestListNamesEverySource(t *testing.T) {
-	e := newEnv(t)
+func TestListNamesEverySource(t *testing.T) { eachBackend(t, testListNamesEverySource) }
+
+func testListNamesEverySource(t *testing.T, be backend) {
+	e := newEnv(t, be)
 	e.release(spec(t, "released", owner, ""))
 	e.propose(spec(t, "proposed", owner, ""))
 	e.credential("credentialed", 0)
@@ -244,8 +251,10 @@ func TestListNamesEverySource(t *testing.T) {
 }
 
 // A newer release replaces the owner and cadence, and counts as a review.
-func TestSyncFollowsTheCurrentRelease(t *testing.T) {
-	e := newEnv(t)
+func TestSyncFollowsTheCurrentRelease(t *testing.T) { eachBackend(t, testSyncFollowsTheCurrentRelease) }
+
+func testSyncFollowsTheCurrentRelease(t *testing.T, be backend) {
+	e := newEnv(t, be)
 	first := e.release(spec(t, "acme", "", ""))
 	st, err := e.l.Sync(e.ctx, "acme")
 	if err != nil || st.Owner != Unassigned || *st.Release != first.ID {
@@ -266,7 +275,9 @@ func TestSyncFollowsTheCurrentRelease(t *testing.T) {
 	}
 }
 
-func TestReady(t *testing.T) {
+func TestReady(t *testing.T) { eachBackend(t, testReady) }
+
+func testReady(t *testing.T, be backend) {
 	for _, tc := range []struct {
 		name  string
 		setup func(t *testing.T, e *env)
@@ -304,7 +315,7 @@ func TestReady(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
+			e := newEnv(t, be)
 			tc.setup(t, e)
 			err := e.l.Ready(e.ctx, "acme")
 			if tc.is == nil {
@@ -327,14 +338,23 @@ func TestReady(t *testing.T) {
 
 // A release whose spec was edited in the database names no owner: Ready
 // refuses with the chain's problem and List shows it on the row.
-func TestTamperedRelease(t *testing.T) {
-	e := newEnv(t)
+func TestTamperedRelease(t *testing.T) { eachBackend(t, testTamperedRelease) }
+
+func testTamperedRelease(t *testing.T, be backend) {
+	e := newEnv(t, be)
 	e.release(spec(t, "acme", owner, ""))
 	e.db.SetMaxOpenConns(1) // the dropped trigger and the edit on one connection
-	if _, err := e.db.ExecContext(e.ctx, `DROP TRIGGER proposals_immutable`); err != nil {
+	e.b.dropTrigger(t, e.db, "proposals", "proposals_immutable")
+	// Edited in Go: the text functions differ between databases.
+	var text []byte
+	if err := e.db.QueryRowContext(e.ctx, `SELECT spec_text FROM proposals WHERE id = 1`).Scan(&text); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.ExecContext(e.ctx, `UPDATE proposals SET spec_text = replace(spec_text, ?, 'owner: mallory')`, "owner: "+owner); err != nil {
+	edited := bytes.Replace(text, []byte("owner: "+owner), []byte("owner: mallory"), 1)
+	if bytes.Equal(edited, text) {
+		t.Fatal("the spec names no owner to edit")
+	}
+	if _, err := e.db.ExecContext(e.ctx, `UPDATE proposals SET spec_text = ? WHERE id = 1`, edited); err != nil {
 		t.Fatal(err)
 	}
 	e.db.SetMaxOpenConns(0)
@@ -347,11 +367,13 @@ func TestTamperedRelease(t *testing.T) {
 	}
 }
 
-func TestOffboard(t *testing.T) {
+func TestOffboard(t *testing.T) { eachBackend(t, testOffboard) }
+
+func testOffboard(t *testing.T, be backend) {
 	for _, purge := range []bool{false, true} {
 		t.Run(map[bool]string{false: "keep inventory", true: "purge"}[purge], func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
+			e := newEnv(t, be)
 			rel := e.release(spec(t, "acme", owner, ""))
 			e.credential("acme", 0)
 			e.syncRun("acme", 3, store.Complete, e.clock.now())
@@ -450,8 +472,10 @@ func TestOffboard(t *testing.T) {
 
 // Only a person whose role allows integration.offboard may offboard, and a
 // refusal changes nothing.
-func TestOffboardRefusals(t *testing.T) {
-	e := newEnv(t)
+func TestOffboardRefusals(t *testing.T) { eachBackend(t, testOffboardRefusals) }
+
+func testOffboardRefusals(t *testing.T, be backend) {
+	e := newEnv(t, be)
 	e.release(spec(t, "acme", owner, ""))
 	e.credential("acme", 0)
 	e.syncRun("acme", 2, store.Complete, e.clock.now())
@@ -492,11 +516,13 @@ func TestOffboardRefusals(t *testing.T) {
 
 // Offboarding is one transaction: a failure after the credential's
 // revocation, or after the purge, leaves everything as it was.
-func TestOffboardIsAtomic(t *testing.T) {
+func TestOffboardIsAtomic(t *testing.T) { eachBackend(t, testOffboardIsAtomic) }
+
+func testOffboardIsAtomic(t *testing.T, be backend) {
 	for _, step := range []string{"revoked", "purged"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
+			e := newEnv(t, be)
 			e.release(spec(t, "acme", owner, ""))
 			e.credential("acme", 0)
 			e.syncRun("acme", 3, store.Complete, e.clock.now())
@@ -544,9 +570,11 @@ func TestHasOwner(t *testing.T) {
 // TestProductionRunsOnly: a development run (`spindle run` of a spec that
 // was never released) under the same source name is neither the last
 // sync nor part of the history production is judged against.
-func TestProductionRunsOnly(t *testing.T) {
+func TestProductionRunsOnly(t *testing.T) { eachBackend(t, testProductionRunsOnly) }
+
+func testProductionRunsOnly(t *testing.T, be backend) {
 	const name = "acme"
-	e := newEnv(t)
+	e := newEnv(t, be)
 	e.release(spec(t, name, owner, ""))
 	e.acceptTerms(name)
 	e.syncRun(name, 10, store.Complete, e.clock.now().Add(-2*time.Hour))

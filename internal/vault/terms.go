@@ -41,12 +41,10 @@ func (v *Vault) AcceptTerms(ctx context.Context, actor audit.Actor, integration,
 	now := v.now().UTC()
 	a := Acceptance{Integration: integration, Vendor: vendor, Terms: terms, AcceptedAt: now, AcceptedBy: actor.Name}
 	err := v.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO vault_terms (integration, vendor, terms, accepted_at, accepted_by) VALUES (?, ?, ?, ?, ?)`,
-			integration, vendor, terms, now.UnixNano(), actor.Name)
+		// RETURNING rather than LastInsertId, which PostgreSQL's driver lacks.
+		err := tx.QueryRowContext(ctx, `INSERT INTO vault_terms (integration, vendor, terms, accepted_at, accepted_by) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			integration, vendor, terms, now.UnixNano(), actor.Name).Scan(&a.ID)
 		if err != nil {
-			return fmt.Errorf("vault: record terms acceptance: %w", err)
-		}
-		if a.ID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("vault: record terms acceptance: %w", err)
 		}
 		return v.record(ctx, tx, actor, ActionTerms, objIntegrate+integration, now, map[string]any{

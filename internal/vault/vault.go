@@ -103,7 +103,7 @@ type Vault struct {
 // store has applied. The identity is not read until a secret is needed.
 func Open(db *sql.DB, o Options) (*Vault, error) {
 	if db == nil {
-		return nil, errors.New("vault: no database handle; open the store first (sqlite.Open(…).DB())")
+		return nil, errors.New("vault: no database handle; open the store first and pass its DB()")
 	}
 	v := &Vault{db: db, opts: o, now: o.Now}
 	if v.now == nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/runtime"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 	"github.com/spindlehq/spindle/internal/vault"
 )
 
@@ -31,10 +31,10 @@ var (
 	t0        = time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
 )
 
-// env is one vault on a fresh SQLite file, with its audit log.
+// env is one vault on a fresh database, with its audit log.
 type env struct {
-	path  string
-	store *sqlite.Store
+	b     backend
+	dsn   string // where the database is: a file on SQLite
 	db    *sql.DB
 	log   *audit.Log
 	v     *vault.Vault
@@ -53,25 +53,28 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// newEnv is newEnvOn SQLite.
 func newEnv(t *testing.T, o vault.Options) *env {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "spindle.db")
-	st, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, backends()[0], o)
+}
+
+// newEnvOn is a vault on a fresh database of backend b.
+func newEnvOn(t *testing.T, b backend, o vault.Options) *env {
+	t.Helper()
+	dsn := b.fresh(t)
+	db := b.open(t, dsn)
 	c := &clock{t: t0}
-	log := audit.New(st.DB(), audit.Options{Now: c.now})
+	log := audit.New(db, audit.Options{Now: c.now})
 	if o.Identity == nil && o.IdentityValue == "" && o.IdentityFile == "" {
 		o.Identity = newIdentity(t)
 	}
 	o.Now, o.Audit = c.now, log
-	v, err := vault.Open(st.DB(), o)
+	v, err := vault.Open(db, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{path: path, store: st, db: st.DB(), log: log, v: v, clock: c}
+	return &env{b: b, dsn: dsn, db: db, log: log, v: v, clock: c}
 }
 
 // reopen opens another vault on the same database with other options.
@@ -122,8 +125,10 @@ func noSecret(t *testing.T, where, s string, secrets ...string) {
 	}
 }
 
-func TestRoundTrip(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestRoundTrip(t *testing.T) { eachBackend(t, testRoundTrip) }
+
+func testRoundTrip(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	m := e.set(t, vault.Credential{Name: "pagerduty", Integration: "pagerduty", Host: "https://API.PagerDuty.com:443/v2", RotateEvery: 30 * 24 * time.Hour}, secret)
 	want := vault.Meta{Name: "pagerduty", Integration: "pagerduty", Host: "api.pagerduty.com", Version: 1,
 		CreatedAt: t0, CreatedBy: "alice", RotateBy: t0.Add(30 * 24 * time.Hour)}
@@ -171,31 +176,34 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// The database holds only ciphertext: neither the raw table nor the files
-// on disk (database and WAL) contain the secret in any common encoding.
-func TestCiphertextOnlyAtRest(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+// The database holds only ciphertext: no column of any table, nor on
+// SQLite the files on disk (database and WAL), contains the secret in any
+// common encoding.
+func TestCiphertextOnlyAtRest(t *testing.T) { eachBackend(t, testCiphertextOnlyAtRest) }
+
+func testCiphertextOnlyAtRest(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	forms := func(s string) [][]byte {
 		return [][]byte{[]byte(s), []byte(base64.StdEncoding.EncodeToString([]byte(s))), []byte(fmt.Sprintf("%x", s))}
 	}
-	// Every column of every row, as SQLite hands it back.
-	scanColumns := func(when string) {
+	// Every column of every row of every table, as the database hands it
+	// back: text, blobs (bytea) and the rest.
+	scanTable := func(when, table string) (rows int) {
 		t.Helper()
-		rows, err := e.db.QueryContext(t.Context(), `SELECT * FROM vault_credentials`)
+		q, err := e.db.QueryContext(t.Context(), `SELECT * FROM `+table)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
-		cols, _ := rows.Columns()
-		n := 0
-		for rows.Next() {
-			n++
+		defer q.Close()
+		cols, _ := q.Columns()
+		for q.Next() {
+			rows++
 			vals := make([]any, len(cols))
 			ptrs := make([]any, len(cols))
 			for i := range vals {
 				ptrs[i] = &vals[i]
 			}
-			if err := rows.Scan(ptrs...); err != nil {
+			if err := q.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
 			for i, v := range vals {
@@ -203,15 +211,28 @@ func TestCiphertextOnlyAtRest(t *testing.T) {
 				if bb, ok := v.([]byte); ok {
 					b = bb
 				}
-				for _, f := range forms(secret) {
+				for _, f := range forms("s3cr3t-") {
 					if bytes.Contains(b, f) {
-						t.Errorf("%s: column %s holds the secret", when, cols[i])
+						t.Errorf("%s: %s.%s holds the secret", when, table, cols[i])
 					}
 				}
 			}
 		}
-		if n != 1 {
-			t.Fatalf("%s: %d rows in vault_credentials, want 1", when, n)
+		if err := q.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	scanColumns := func(when string) {
+		t.Helper()
+		tables := e.b.tables(t, e.db)
+		if !slices.Contains(tables, "vault_credentials") || !slices.Contains(tables, "audit_log") {
+			t.Fatalf("tables %v: the schema is not the one under test", tables)
+		}
+		for _, table := range tables {
+			if n := scanTable(when, table); table == "vault_credentials" && n != 1 {
+				t.Fatalf("%s: %d rows in vault_credentials, want 1", when, n)
+			}
 		}
 		var ct []byte
 		if err := e.db.QueryRowContext(t.Context(), `SELECT ciphertext FROM vault_credentials`).Scan(&ct); err != nil {
@@ -222,10 +243,13 @@ func TestCiphertextOnlyAtRest(t *testing.T) {
 			t.Errorf("%s: the stored value is not an age ciphertext for another key: %v", when, err)
 		}
 	}
-	// The files themselves.
+	// The files themselves (SQLite; PostgreSQL's files are the server's).
 	scanFiles := func(when string) {
 		t.Helper()
-		for _, p := range []string{e.path, e.path + "-wal"} {
+		if e.b.name != "sqlite" {
+			return
+		}
+		for _, p := range []string{e.dsn, e.dsn + "-wal"} {
 			b, err := os.ReadFile(p)
 			if errors.Is(err, os.ErrNotExist) {
 				continue
@@ -255,14 +279,18 @@ func TestCiphertextOnlyAtRest(t *testing.T) {
 	}
 	scanColumns("after rotate")
 	scanFiles("after rotate")
-	if _, err := e.db.ExecContext(t.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		t.Fatal(err)
+	if e.b.name == "sqlite" {
+		if _, err := e.db.ExecContext(t.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+		scanFiles("checkpointed")
 	}
-	scanFiles("checkpointed")
 }
 
-func TestWrongIdentityCannotDecrypt(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestWrongIdentityCannotDecrypt(t *testing.T) { eachBackend(t, testWrongIdentityCannotDecrypt) }
+
+func testWrongIdentityCannotDecrypt(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	e.set(t, pd, secret)
 	other := newIdentity(t)
 	v2 := e.reopen(t, vault.Options{Identity: other})
@@ -281,10 +309,19 @@ func TestWrongIdentityCannotDecrypt(t *testing.T) {
 	}
 }
 
-func TestTamperedCiphertextFails(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestTamperedCiphertextFails(t *testing.T) { eachBackend(t, testTamperedCiphertextFails) }
+
+func testTamperedCiphertextFails(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	e.set(t, pd, secret)
-	if _, err := e.db.ExecContext(t.Context(), `UPDATE vault_credentials SET ciphertext = substr(ciphertext, 1, length(ciphertext) - 1) || x'00'`); err != nil {
+	// One bit of the last byte (inside age's authenticated payload) flipped,
+	// in Go so the edit is the same on every database.
+	var ct []byte
+	if err := e.db.QueryRowContext(t.Context(), `SELECT ciphertext FROM vault_credentials WHERE name = 'pagerduty'`).Scan(&ct); err != nil {
+		t.Fatal(err)
+	}
+	ct[len(ct)-1] ^= 1
+	if _, err := e.db.ExecContext(t.Context(), `UPDATE vault_credentials SET ciphertext = ? WHERE name = 'pagerduty'`, ct); err != nil {
 		t.Fatal(err)
 	}
 	_, err := resolveWith(t.Context(), e.v, pdBinding, "pagerduty")
@@ -293,8 +330,10 @@ func TestTamperedCiphertextFails(t *testing.T) {
 	}
 }
 
-func TestBindingRefusals(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestBindingRefusals(t *testing.T) { eachBackend(t, testBindingRefusals) }
+
+func testBindingRefusals(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	e.set(t, pd, secret)
 	e.set(t, vault.Credential{Name: "okta", Integration: "okta", Host: "acme.okta.com", TokenHost: "login.acme.example"}, secret+"-okta")
 	e.set(t, vault.Credential{Name: "gone", Integration: "gone", Host: "api.gone.example"}, secret+"-gone")
@@ -353,8 +392,10 @@ func TestBindingRefusals(t *testing.T) {
 	}
 }
 
-func TestRotate(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestRotate(t *testing.T) { eachBackend(t, testRotate) }
+
+func testRotate(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	e.set(t, pd, secret)
 	e.clock.add(24 * time.Hour)
 	m, err := e.v.Rotate(t.Context(), bob, "pagerduty", []byte(secret+"-v2"))
@@ -420,8 +461,10 @@ func TestRotate(t *testing.T) {
 	}
 }
 
-func TestSetValidation(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestSetValidation(t *testing.T) { eachBackend(t, testSetValidation) }
+
+func testSetValidation(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	e.set(t, pd, secret)
 	tests := []struct {
 		name  string
@@ -479,8 +522,10 @@ func TestSetValidation(t *testing.T) {
 	}
 }
 
-func TestOverdue(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestOverdue(t *testing.T) { eachBackend(t, testOverdue) }
+
+func testOverdue(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	e.set(t, vault.Credential{Name: "a", Integration: "a", Host: "a.example", RotateEvery: 48 * time.Hour}, secret+"-a")
 	e.set(t, vault.Credential{Name: "b", Integration: "b", Host: "b.example"}, secret+"-b")
 	e.set(t, vault.Credential{Name: "c", Integration: "c", Host: "c.example", RotateEvery: time.Hour}, secret+"-c")
@@ -507,10 +552,12 @@ func TestOverdue(t *testing.T) {
 	}
 }
 
-func TestIdentityFile(t *testing.T) {
+func TestIdentityFile(t *testing.T) { eachBackend(t, testIdentityFile) }
+
+func testIdentityFile(t *testing.T, be backend) {
 	dir := t.TempDir()
 	keyPath := filepath.Join(dir, "vault.key")
-	e := newEnv(t, vault.Options{IdentityFile: keyPath})
+	e := newEnvOn(t, be, vault.Options{IdentityFile: keyPath})
 
 	// Nothing needs the key yet: no file.
 	if _, err := e.v.List(t.Context()); err != nil {
@@ -584,7 +631,9 @@ func TestIdentityFile(t *testing.T) {
 	}
 }
 
-func TestIdentityErrors(t *testing.T) {
+func TestIdentityErrors(t *testing.T) { eachBackend(t, testIdentityErrors) }
+
+func testIdentityErrors(t *testing.T, be backend) {
 	dir := t.TempDir()
 	write := func(name, content string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
@@ -609,7 +658,7 @@ func TestIdentityErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, vault.Options{IdentityFile: "unused"})
+			e := newEnvOn(t, be, vault.Options{IdentityFile: "unused"})
 			v := e.reopen(t, tc.o)
 			_, err := v.Set(t.Context(), alice, pd, []byte(secret))
 			if err == nil || !strings.Contains(err.Error(), tc.msg) {
@@ -620,8 +669,10 @@ func TestIdentityErrors(t *testing.T) {
 	}
 }
 
-func TestTerms(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestTerms(t *testing.T) { eachBackend(t, testTerms) }
+
+func testTerms(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	if _, ok, err := e.v.TermsAccepted(t.Context(), "pagerduty"); ok || err != nil {
 		t.Fatalf("TermsAccepted before any: %v, %v", ok, err)
 	}
@@ -701,8 +752,10 @@ func TestNormalizeHost(t *testing.T) {
 	}
 }
 
-func TestAddToRedactor(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestAddToRedactor(t *testing.T) { eachBackend(t, testAddToRedactor) }
+
+func testAddToRedactor(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	// Nothing stored: no identity needed, nothing added.
 	if err := e.reopen(t, vault.Options{IdentityFile: filepath.Join(t.TempDir(), "absent.key")}).AddToRedactor(t.Context(), runtime.NewRedactor()); err != nil {
 		t.Fatalf("AddToRedactor on an empty vault: %v", err)
@@ -736,10 +789,19 @@ func TestAddToRedactor(t *testing.T) {
 
 // Concurrent resolves and rotations keep the vault consistent: every
 // resolve sees a whole version, versions increase by one per rotation, and
-// the audit chain stays intact.
-func TestConcurrentUse(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+// the audit chain stays intact. The resolvers and half the setters use a
+// second handle on the database, as another process would.
+func TestConcurrentUse(t *testing.T) { eachBackend(t, testConcurrentUse) }
+
+func testConcurrentUse(t *testing.T, be backend) {
+	id := newIdentity(t)
+	e := newEnvOn(t, be, vault.Options{Identity: id})
 	e.set(t, pd, secret+"-0")
+	db2 := be.open(t, e.dsn)
+	v2, err := vault.Open(db2, vault.Options{Identity: id, Now: e.clock.now, Audit: audit.New(db2, audit.Options{Now: e.clock.now})})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const rotations, resolvers = 8, 8
 	var wg sync.WaitGroup
 	errs := make(chan error, rotations+resolvers*10)
@@ -753,7 +815,7 @@ func TestConcurrentUse(t *testing.T) {
 	for range resolvers {
 		wg.Go(func() {
 			for range 10 {
-				got, err := resolveWith(t.Context(), e.v, pdBinding, "pagerduty")
+				got, err := resolveWith(t.Context(), v2, pdBinding, "pagerduty")
 				if err != nil {
 					errs <- err
 					continue
@@ -767,9 +829,10 @@ func TestConcurrentUse(t *testing.T) {
 	// Two people setting the same new name at once: exactly one wins.
 	var won, lost int
 	var mu sync.Mutex
-	for range 4 {
+	for i := range 4 {
+		v := []*vault.Vault{e.v, v2}[i%2]
 		wg.Go(func() {
-			_, err := e.v.Set(t.Context(), alice, vault.Credential{Name: "race", Integration: "race", Host: "race.example"}, []byte(secret+"-race"))
+			_, err := v.Set(t.Context(), alice, vault.Credential{Name: "race", Integration: "race", Host: "race.example"}, []byte(secret+"-race"))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -801,8 +864,10 @@ func TestConcurrentUse(t *testing.T) {
 // Offboarding revokes an integration's credentials inside the caller's
 // transaction: rolled back, nothing is revoked and nothing is audited;
 // committed, all of them are, each with its entry.
-func TestRevokeIntegrationTx(t *testing.T) {
-	e := newEnv(t, vault.Options{})
+func TestRevokeIntegrationTx(t *testing.T) { eachBackend(t, testRevokeIntegrationTx) }
+
+func testRevokeIntegrationTx(t *testing.T, be backend) {
+	e := newEnvOn(t, be, vault.Options{})
 	e.set(t, vault.Credential{Name: "pd-read", Integration: "pagerduty", Host: "api.pagerduty.com"}, secret+"-1")
 	e.set(t, vault.Credential{Name: "pd-events", Integration: "pagerduty", Host: "events.pagerduty.com"}, secret+"-2")
 	e.set(t, vault.Credential{Name: "okta", Integration: "okta", Host: "acme.okta.com"}, secret+"-3")

@@ -131,7 +131,7 @@ func Rebind(q string) string {
 }
 
 // closing is the index just past the quote that closes a literal opened
-// before start ('' and "" are escaped quotes inside).
+// before start (a doubled quote inside is an escaped quote).
 func closing(q string, start int, quote byte) int {
 	for j := start; j < len(q); j++ {
 		if q[j] == quote {

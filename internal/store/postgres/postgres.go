@@ -33,6 +33,12 @@ var migrationFiles embed.FS
 type Store struct {
 	pool *pgxpool.Pool
 	db   *sql.DB
+	// closing ends when Close is called; every open sync run's context
+	// derives from it, so Close rolls the runs back and frees their
+	// connections rather than waiting on them forever (pool.Close waits
+	// for every acquired connection).
+	closing   context.Context
+	closeRuns context.CancelCauseFunc
 }
 
 // Open connects to the database at url (postgres://user@host:port/db?…),
@@ -46,6 +52,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		// pgx's parse errors can echo the URL, password included.
 		return nil, errors.New("store: the --postgres URL does not parse; expected postgres://user[:password]@host[:port]/database[?sslmode=…]")
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (4 on two cores) is too few for one process that
+		// runs River's producer, several sync runs and the control plane's
+		// reads beside a write transaction waiting for the writer lock.
+		cfg.MaxConns = 20
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -61,7 +73,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	db := sql.OpenDB(connector{stdlib.GetPoolConnector(pool)})
 	db.SetMaxIdleConns(0) // the pool keeps the idle connections
-	return &Store{pool: pool, db: db}, nil
+	closing, closeRuns := context.WithCancelCause(context.Background())
+	return &Store{pool: pool, db: db, closing: closing, closeRuns: closeRuns}, nil
 }
 
 // where names the server without credentials.
@@ -114,6 +127,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Close closes the connections. Open sync runs are rolled back.
 func (s *Store) Close() error {
+	s.closeRuns(errors.New("store: closed while the sync run was open"))
 	err := s.db.Close()
 	s.pool.Close()
 	return err
