@@ -82,7 +82,14 @@ afterwards is a new proposal.
 
 The author is the agent that built it ("agent:<brain>", from report.json),
 or with --as a person (who needs a role that may propose). The author can
-never approve their own proposal.`,
+never approve their own proposal.
+
+The exact vendor doc the spec was built from (metadata.source_doc) is pinned
+in the database by its sha256, as the baseline of "spindle drift check": it
+is read from DIR/source-doc when the bundle carries a copy, else from the
+recorded location, and must hash to the spec's source_doc.sha256. A doc that
+changed since the build is refused (rebuild from the current doc); one that
+cannot be read is a warning, and drift checks then have no baseline.`,
 		Example: `  spindle build examples/docs/acme-keys.yaml --out proposals/acme-cloud
   spindle propose proposals/acme-cloud
   spindle propose proposals/acme-cloud --as alice`,
@@ -93,11 +100,15 @@ never approve their own proposal.`,
 				return err
 			}
 			in.Author = strings.TrimSpace(as)
-			g, closeDB, err := a.openGov(cmd, false)
+			st, g, log, err := a.openDrift(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
-			defer closeDB()
+			defer st.Close()
+			// The doc the spec was built from becomes drift's baseline.
+			if err := a.pinProposalDoc(cmd.Context(), st, g, log, args[0], in); err != nil {
+				return err
+			}
 			p, err := g.Propose(cmd.Context(), in)
 			if err != nil {
 				return err

@@ -14,10 +14,7 @@ package drift
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -103,8 +100,8 @@ func Diff(ctx context.Context, oldDoc, newDoc string, spec *integration.Spec, o 
 		errs             [3]error
 		wg               sync.WaitGroup
 	)
-	wg.Go(func() { oldSurf, errs[0] = apisurface.Load(ctx, oldDoc, o.Surface) })
-	wg.Go(func() { newSurf, errs[1] = apisurface.Load(ctx, newDoc, o.Surface) })
+	wg.Go(func() { oldSurf, errs[0] = apisurface.Load(ctx, DocPath(oldDoc), o.Surface) })
+	wg.Go(func() { newSurf, errs[1] = apisurface.Load(ctx, DocPath(newDoc), o.Surface) })
 	wg.Go(func() { changes, errs[2] = compare(ctx, oldDoc, newDoc, o) })
 	wg.Wait()
 	if errs[0] != nil {
@@ -177,7 +174,7 @@ func openDoc(ctx context.Context, loc string, o Options) (libopenapi.Document, e
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if !isURL(loc) {
 		// Multi-file docs: relative $refs resolve next to the entry file.
-		cfg.BasePath = filepath.Dir(loc)
+		cfg.BasePath = filepath.Dir(DocPath(loc))
 		cfg.AllowFileReferences = true
 	}
 	return libopenapi.NewDocumentWithConfiguration(b, cfg)
@@ -186,45 +183,7 @@ func openDoc(ctx context.Context, loc string, o Options) (libopenapi.Document, e
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
 
 func readDoc(ctx context.Context, loc string, o Options) ([]byte, error) {
-	limit := o.Surface.MaxBytes
-	if limit <= 0 {
-		limit = apisurface.DefaultMaxBytes
-	}
-	var rd io.Reader
-	if isURL(loc) {
-		c := o.Surface.HTTPClient
-		if c == nil {
-			c = &http.Client{Timeout: time.Minute}
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return nil, fmt.Errorf("GET %s: %s", loc, resp.Status)
-		}
-		rd = resp.Body
-	} else {
-		f, err := os.Open(loc)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		rd = f
-	}
-	b, err := io.ReadAll(io.LimitReader(rd, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", loc, limit)
-	}
-	return b, nil
+	return fetchDoc(ctx, loc, o)
 }
 
 // differ walks the what-changed tree along what one spec uses.
