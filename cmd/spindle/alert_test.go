@@ -4,51 +4,31 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
+	"filippo.io/age"
 
+	"github.com/spindlehq/spindle/internal/alert"
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/contract"
 	"github.com/spindlehq/spindle/internal/store/sqlite"
+	"github.com/spindlehq/spindle/internal/vault"
 )
 
-// alertCLI runs `spindle alert …` on db: through execute when main.go
-// registers the command, else on a test root built the same way.
+// alertCLI runs `spindle alert …` on db, with the vault's identity found
+// the default way (vault.key beside db): the environment is cleared.
 func alertCLI(t *testing.T, db string, args ...string) cliResult {
 	t.Helper()
-	args = append(append([]string{"alert"}, args...), "--db", db)
-	var probe bytes.Buffer
-	if c, _, err := newRoot(&probe, &probe).Find([]string{"alert", "list"}); err == nil && c.Name() == "list" {
-		return spindle(t, args...)
-	}
-	var stdout, stderr bytes.Buffer
-	a := &app{stdout: &stdout, stderr: &stderr}
-	root := &cobra.Command{Use: "spindle", SilenceUsage: true, SilenceErrors: true}
-	root.PersistentFlags().StringVar(&a.dbPath, "db", "spindle.db", "")
-	root.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "")
-	root.AddCommand(a.alertCmd())
-	usageErrors(root)
-	root.SetArgs(args)
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	code := 0
-	if err := root.ExecuteContext(t.Context()); err != nil {
-		stderr.WriteString("spindle: " + err.Error() + "\n")
-		code = 1
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-	}
-	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	t.Setenv(vault.EnvIdentity, "")
+	t.Setenv(vault.EnvIdentityFile, "")
+	return spindle(t, append(append([]string{"alert"}, args...), "--db", db)...)
 }
 
 func auditActions(t *testing.T, db, prefix string) []audit.Entry {
@@ -67,9 +47,27 @@ func auditActions(t *testing.T, db, prefix string) []audit.Entry {
 
 const slackToken = "XyZs3cr3tW3bh00kT0ken"
 
+// noTokenInFiles fails if the database files hold the token.
+func noTokenInFiles(t *testing.T, db string) {
+	t.Helper()
+	for _, p := range []string{db, db + "-wal"} {
+		b, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(slackToken)) {
+			t.Errorf("%s holds the webhook URL's token", filepath.Base(p))
+		}
+	}
+}
+
 // TestAlertCommands: adding and removing a webhook takes an operator or
-// admin and is audited; the URL, which carries a token, never appears in
-// full in any output or audit entry.
+// admin and is audited; the URL, which carries a token, is stored
+// encrypted and never appears in full in any output, audit entry or the
+// database file.
 func TestAlertCommands(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "spindle.db")
 	mustSpindle(t, 0, "role", "grant", "root", "admin", "--db", db)
@@ -87,25 +85,36 @@ func TestAlertCommands(t *testing.T) {
 		}
 		return r
 	}
-	run(2, "add", "ops", "--url", url, "--format", "slack")                       // no --as
-	run(2, "add", "ops", "--url", url, "--format", "xml", "--as", "olivia")       // bad format
-	run(2, "add", "ops", "--url", "http://hooks.example.com/x", "--as", "olivia") // plain http
+	run(2, "add", "ops", "--url", url, "--format", "slack")                                              // no --as
+	run(2, "add", "ops", "--url", url, "--format", "xml", "--as", "olivia")                              // bad format
+	run(2, "add", "ops", "--url", url, "--format", "slack", "--min-health", "healthy", "--as", "olivia") // bad min health
+	run(2, "add", "ops", "--url", "http://hooks.example.com/x", "--as", "olivia")                        // plain http
 	if r := run(1, "add", "ops", "--url", url, "--format", "slack", "--as", "vic"); !strings.Contains(r.stderr, "operator") {
 		t.Errorf("viewer refusal: %s", r)
 	}
-	if r := run(0, "add", "ops", "--url", url, "--format", "slack", "--as", "olivia"); !strings.Contains(r.stdout, "https://hooks.slack.com/…") {
+	if r := run(0, "add", "ops", "--url", url, "--format", "slack", "--as", "olivia"); !strings.Contains(r.stdout, "https://hooks.slack.com/…") || !strings.Contains(r.stdout, "failing only") {
 		t.Errorf("add: %s", r)
 	}
+	if _, err := os.Stat(vault.DefaultIdentityFile(db)); err != nil {
+		t.Errorf("the vault key was not made beside the database: %v", err)
+	}
 	run(1, "add", "ops", "--url", url, "--format", "slack", "--as", "olivia") // exists
-	if r := run(0, "list"); !strings.Contains(r.stdout, "ops") || !strings.Contains(r.stdout, "https://hooks.slack.com/…") {
+	if r := run(0, "add", "chat", "--url", url+"2", "--format", "json", "--min-health", "degraded", "--as", "olivia"); !strings.Contains(r.stdout, "failing, degraded and stale") {
+		t.Errorf("add --min-health degraded: %s", r)
+	}
+	if r := run(0, "list"); !strings.Contains(r.stdout, "ops") || !strings.Contains(r.stdout, "https://hooks.slack.com/…") || !strings.Contains(r.stdout, "MIN HEALTH") {
 		t.Errorf("list: %s", r)
 	}
 	var listed []alertTarget
-	if err := json.Unmarshal([]byte(run(0, "list", "--json").stdout), &listed); err != nil || len(listed) != 1 || listed[0].Endpoint != "https://hooks.slack.com/…" || listed[0].CreatedBy != "olivia" {
+	if err := json.Unmarshal([]byte(run(0, "list", "--json").stdout), &listed); err != nil || len(listed) != 2 ||
+		listed[0].Name != "chat" || listed[0].MinHealth != "degraded" || listed[1].Endpoint != "https://hooks.slack.com/…" || listed[1].CreatedBy != "olivia" ||
+		listed[1].MinHealth != "failing" || !listed[1].Encrypted {
 		t.Errorf("list --json: %+v, %v", listed, err)
 	}
+	noTokenInFiles(t, db)
 	run(1, "remove", "ops", "--as", "vic")
 	run(0, "remove", "ops", "--as", "olivia")
+	run(0, "remove", "chat", "--as", "olivia")
 	run(1, "remove", "ops", "--as", "olivia") // gone
 	if r := run(0, "list"); !strings.Contains(r.stdout, "no webhooks") {
 		t.Errorf("list after remove: %s", r)
@@ -115,12 +124,71 @@ func TestAlertCommands(t *testing.T) {
 		t.Errorf("the webhook URL was printed:\n%s", all.String())
 	}
 	es := auditActions(t, db, "alert")
-	if len(es) != 2 || es[0].Action != "alert.add" || es[0].Actor.Name != "olivia" || es[1].Action != "alert.remove" {
+	if len(es) != 4 || es[0].Action != "alert.add" || es[0].Actor.Name != "olivia" || es[0].Details["min_health"] != "failing" || es[3].Action != "alert.remove" {
 		t.Fatalf("audit: %+v", es)
 	}
 	if js, _ := json.Marshal(es); strings.Contains(string(js), slackToken) {
 		t.Errorf("the audit log holds the URL: %s", js)
 	}
+}
+
+// webhook is a loopback webhook that counts posts and answers status.
+type webhook struct {
+	srv    *httptest.Server
+	posts  atomic.Int32
+	status atomic.Int32
+	last   atomic.Value // []byte
+}
+
+func newWebhook(t *testing.T) *webhook {
+	t.Helper()
+	w := &webhook{}
+	w.status.Store(http.StatusOK)
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(r.Body)
+		w.last.Store(b.Bytes())
+		w.posts.Add(1)
+		rw.WriteHeader(int(w.status.Load()))
+	}))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func (w *webhook) url(name string) string { return w.srv.URL + "/hook/" + name + "/" + slackToken }
+
+// alertSync is the sync side of alerting on db: notifyAlerts as sync
+// calls it, with stdout and stderr kept.
+type alertSync struct {
+	t              *testing.T
+	a              *app
+	st             *sqlite.Store
+	log            *audit.Log
+	stdout, stderr bytes.Buffer
+}
+
+func newAlertSync(t *testing.T, db string) *alertSync {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := &alertSync{t: t, st: st, log: audit.New(st.DB(), audit.Options{})}
+	s.a = &app{stdout: &s.stdout, stderr: &s.stderr, dbPath: db}
+	return s
+}
+
+func (s *alertSync) notify(r contract.Result) {
+	s.a.notifyAlerts(s.t.Context(), s.st, s.log, audit.Actor{Kind: audit.ActorPerson, Name: "olivia"}, r)
+}
+
+func checked(h contract.Health, status contract.Status, ids ...string) contract.Result {
+	r := contract.Result{Integration: "acme-cloud", RunID: 3, CheckedAt: time.Now(), Health: h}
+	for _, id := range ids {
+		r.Checks = append(r.Checks, contract.Finding{ID: id, Status: status, Message: "shrank"})
+	}
+	return r
 }
 
 // TestNotifyAlertsFromContractCheck is the sync wiring: a failing
@@ -129,43 +197,20 @@ func TestAlertCommands(t *testing.T) {
 func TestNotifyAlertsFromContractCheck(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "spindle.db")
 	mustSpindle(t, 0, "role", "grant", "olivia", "admin", "--db", db)
-	var posts atomic.Int32
-	var status atomic.Int32
-	status.Store(http.StatusOK)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		posts.Add(1)
-		w.WriteHeader(int(status.Load()))
-	}))
-	defer srv.Close()
-	alertCLI(t, db, "add", "ops", "--url", srv.URL+"/hook/"+slackToken, "--format", "json", "--as", "olivia")
+	hook := newWebhook(t)
+	alertCLI(t, db, "add", "ops", "--url", hook.url("ops"), "--format", "json", "--as", "olivia")
 
-	st, err := sqlite.Open(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var stdout, stderr bytes.Buffer
-	a := &app{stdout: &stdout, stderr: &stderr, dbPath: db}
-	log := audit.New(st.DB(), audit.Options{})
-	actor := audit.Actor{Kind: audit.ActorPerson, Name: "olivia"}
-	failing := func(ids ...string) contract.Result {
-		r := contract.Result{Integration: "acme-cloud", RunID: 3, CheckedAt: time.Now(), Health: contract.Failing}
-		for _, id := range ids {
-			r.Checks = append(r.Checks, contract.Finding{ID: id, Status: contract.Fail, Message: "shrank"})
-		}
-		return r
+	s := newAlertSync(t, db)
+	s.notify(checked(contract.Failing, contract.Fail, "count:keys"))
+	s.notify(checked(contract.Failing, contract.Fail, "count:keys")) // the same incident: nothing new
+	if hook.posts.Load() != 1 || !strings.Contains(s.stdout.String(), "alert opened: sent to 1 webhook(s)") {
+		t.Fatalf("posts %d, stdout %q, stderr %q", hook.posts.Load(), s.stdout.String(), s.stderr.String())
 	}
 
-	a.notifyAlerts(t.Context(), st, log, actor, failing("count:keys"))
-	a.notifyAlerts(t.Context(), st, log, actor, failing("count:keys")) // the same incident: nothing new
-	if posts.Load() != 1 || !strings.Contains(stdout.String(), "alert opened: sent to 1 webhook(s)") {
-		t.Fatalf("posts %d, stdout %q, stderr %q", posts.Load(), stdout.String(), stderr.String())
-	}
-
-	status.Store(http.StatusBadRequest)
-	a.notifyAlerts(t.Context(), st, log, actor, failing("count:keys", "auth:keys"))
-	if posts.Load() != 2 || !strings.Contains(stderr.String(), "HTTP 400") || strings.Contains(stderr.String(), slackToken) {
-		t.Fatalf("posts %d, stderr %q", posts.Load(), stderr.String())
+	hook.status.Store(http.StatusBadRequest)
+	s.notify(checked(contract.Failing, contract.Fail, "count:keys", "auth:keys"))
+	if hook.posts.Load() != 2 || !strings.Contains(s.stderr.String(), "HTTP 400") || strings.Contains(s.stderr.String(), slackToken) {
+		t.Fatalf("posts %d, stderr %q", hook.posts.Load(), s.stderr.String())
 	}
 	es := auditActions(t, db, "alert")
 	var actions []string
@@ -177,5 +222,93 @@ func TestNotifyAlertsFromContractCheck(t *testing.T) {
 	}
 	if js, _ := json.Marshal(es); strings.Contains(string(js), slackToken) {
 		t.Errorf("the audit log holds the URL: %s", js)
+	}
+}
+
+// TestWarningAlertsAndIncidents: degraded health alerts only the webhook
+// added with --min-health degraded, once; recovery resolves it; `alert
+// incidents` lists what happened.
+func TestWarningAlertsAndIncidents(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "spindle.db")
+	mustSpindle(t, 0, "role", "grant", "olivia", "admin", "--db", db)
+	pager, chat := newWebhook(t), newWebhook(t)
+	alertCLI(t, db, "add", "pager", "--url", pager.url("pager"), "--format", "json", "--as", "olivia")
+	alertCLI(t, db, "add", "chat", "--url", chat.url("chat"), "--format", "slack", "--min-health", "degraded", "--as", "olivia")
+
+	if r := alertCLI(t, db, "incidents"); r.code != 0 || !strings.Contains(r.stdout, "no incidents") {
+		t.Fatalf("incidents before any: %s", r)
+	}
+	s := newAlertSync(t, db)
+	s.notify(checked(contract.Degraded, contract.Warn, "mapping:keys"))
+	s.notify(checked(contract.Degraded, contract.Warn, "mapping:keys"))
+	if pager.posts.Load() != 0 || chat.posts.Load() != 1 {
+		t.Fatalf("degraded: pager %d, chat %d posts; stderr %q", pager.posts.Load(), chat.posts.Load(), s.stderr.String())
+	}
+	var sp alert.SlackPayload
+	if err := json.Unmarshal(chat.last.Load().([]byte), &sp); err != nil || !strings.Contains(sp.Text, "Degraded") {
+		t.Errorf("warning payload: %s", chat.last.Load())
+	}
+
+	r := alertCLI(t, db, "incidents", "--open")
+	if r.code != 0 || !strings.Contains(r.stdout, "warning") || !strings.Contains(r.stdout, "mapping:keys") || !strings.Contains(r.stdout, "open") {
+		t.Fatalf("incidents --open: %s", r)
+	}
+	s.notify(checked(contract.Healthy, contract.Pass, "count:keys"))
+	if pager.posts.Load() != 0 || chat.posts.Load() != 2 {
+		t.Fatalf("resolved: pager %d, chat %d posts", pager.posts.Load(), chat.posts.Load())
+	}
+	if r := alertCLI(t, db, "incidents", "--open"); r.code != 0 || !strings.Contains(r.stdout, "no open incidents") {
+		t.Errorf("incidents --open after recovery: %s", r)
+	}
+	var incs []alert.Incident
+	if err := json.Unmarshal([]byte(alertCLI(t, db, "incidents", "--json").stdout), &incs); err != nil || len(incs) != 1 ||
+		incs[0].Severity != alert.SeverityWarning || incs[0].Resolution != "healthy" || incs[0].AlertsSent != 2 || incs[0].Integration != "acme-cloud" {
+		t.Fatalf("incidents --json: %+v, %v", incs, err)
+	}
+	if r := alertCLI(t, db, "incidents", "--integration", "other"); !strings.Contains(r.stdout, "no incidents") {
+		t.Errorf("incidents of another integration: %s", r)
+	}
+}
+
+// TestAlertWrongIdentity: a webhook sealed to another vault key cannot be
+// sent to; sync's alerting says why on stderr, without the URL.
+func TestAlertWrongIdentity(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "spindle.db")
+	mustSpindle(t, 0, "role", "grant", "olivia", "admin", "--db", db)
+	hook := newWebhook(t)
+	other := filepath.Join(dir, "other.key")
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := alertCLI(t, db, "add", "ops", "--url", hook.url("ops"), "--format", "json", "--vault-identity", other, "--as", "olivia"); r.code != 0 {
+		t.Fatalf("add with --vault-identity: %s", r)
+	}
+	// The sync side uses vault.key beside the database: another key.
+	mustWriteKey(t, vault.DefaultIdentityFile(db))
+	s := newAlertSync(t, db)
+	s.notify(checked(contract.Failing, contract.Fail, "count:keys"))
+	msg := s.stderr.String()
+	if hook.posts.Load() != 0 || !strings.Contains(msg, "cannot decrypt the webhook URL") || !strings.Contains(msg, id.Recipient().String()) ||
+		strings.Contains(msg, slackToken) {
+		t.Fatalf("posts %d, stderr %q", hook.posts.Load(), msg)
+	}
+	if es := auditActions(t, db, "alert.fail"); len(es) != 1 {
+		t.Errorf("alert.fail audited %d times", len(es))
+	}
+}
+
+func mustWriteKey(t *testing.T, path string) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

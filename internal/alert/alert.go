@@ -1,23 +1,26 @@
 // Package alert fails loudly (issue 6, item 4): when an integration's live
 // contract checks fail, it posts to the configured webhooks — a generic
 // JSON payload or a Slack-compatible one — with retries, and de-duplicates
-// so that one incident is one alert. An incident is an integration and the
-// sorted set of its failing check ids (the fingerprint); it opens when that
-// set first fails and is resolved, with one "resolved" message, when the
-// integration is healthy again. Targets and incidents live in the SQLite
-// database (migration 00007).
+// so that one incident is one alert. An incident is an integration, a
+// severity and the sorted set of the check ids behind it (the
+// fingerprint); it opens when that set first shows and is resolved, with
+// one "resolved" message, when the integration is healthy again.
+//
+// Severity: failing health opens a failing incident, told to every target;
+// degraded and stale health open a warning incident, told only to targets
+// whose MinHealth is degraded. Targets and incidents live in the
+// control-plane database (migrations 00007 and 00011), SQLite or
+// PostgreSQL.
 //
 // A webhook URL may carry a token (Slack's do), so it is treated as a
-// secret: it is never part of an error, an Outcome or a payload; RedactURL
-// is what callers show.
+// secret: it is stored only as vault ciphertext (Options.Vault seals it
+// when added and opens it at send time), and is never part of an error, an
+// Outcome or a payload; the redacted endpoint is what callers show.
 package alert
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -43,18 +46,63 @@ const (
 // Valid reports whether f is a known format.
 func (f Format) Valid() bool { return f == FormatJSON || f == FormatSlack }
 
+// Severity is an incident's level.
+type Severity string
+
+// Severities.
+const (
+	// SeverityFailing: a check failed; every target is told.
+	SeverityFailing Severity = "failing"
+	// SeverityWarning: health is degraded or stale; targets with
+	// MinHealth degraded are told.
+	SeverityWarning Severity = "warning"
+)
+
+// ValidMinHealth reports whether h can be a target's MinHealth: failing
+// (told about failing incidents only) or degraded (also warnings).
+func ValidMinHealth(h contract.Health) bool { return h == contract.Failing || h == contract.Degraded }
+
+// tells reports whether a target of min health is told about incidents of
+// severity sev.
+func tells(min contract.Health, sev Severity) bool {
+	return sev == SeverityFailing || min == contract.Degraded
+}
+
 // Target is a webhook alerts are posted to.
 type Target struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	URL       string    `json:"-"` // a secret: never encoded
-	Format    Format    `json:"format"`
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// URL is given to AddTarget; Targets never reads it back (it is stored
+	// sealed), and it is never encoded.
+	URL    string `json:"-"`
+	Format Format `json:"format"`
+	// MinHealth is failing (default) or degraded.
+	MinHealth contract.Health `json:"min_health"`
+	// Endpoint is the URL as it may be shown: scheme://host/….
+	Endpoint string `json:"endpoint"`
+	// Recipient is the vault key the URL is sealed to; Legacy marks a URL
+	// still stored in clear from before migration 00011 (sealed at the
+	// next use with a vault).
+	Recipient string    `json:"recipient,omitempty"`
+	Legacy    bool      `json:"legacy,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 }
 
 // Redacted is the target's URL as it may be shown: scheme://host/….
-func (t Target) Redacted() string { return RedactURL(t.URL) }
+func (t Target) Redacted() string {
+	if t.Endpoint != "" {
+		return t.Endpoint
+	}
+	return RedactURL(t.URL)
+}
+
+// Sealer encrypts the webhook URLs at rest; *vault.Vault is one (Seal and
+// Unseal with the vault's identity).
+type Sealer interface {
+	Seal(ctx context.Context, plaintext []byte) (ciphertext []byte, recipient string, err error)
+	Unseal(ctx context.Context, ciphertext []byte) ([]byte, error)
+}
 
 // Defaults of Options.
 const (
@@ -85,6 +133,10 @@ type Options struct {
 	AllowInsecure bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Vault seals a URL when a target is added and opens it when an alert
+	// is sent. Without it AddTarget refuses, and a sealed target's
+	// delivery fails saying so.
+	Vault Sealer
 }
 
 // Notifier keeps targets and incidents in db and sends alerts.
@@ -162,7 +214,13 @@ func RedactURL(raw string) string {
 	return u.Scheme + "://" + u.Host + "/…"
 }
 
-// AddTarget stores t (its ID and CreatedAt are set here).
+// ErrNoVault is returned when a URL must be sealed or opened and the
+// Notifier has no vault.
+var ErrNoVault = errors.New("alert: webhook URLs are stored encrypted with the vault, and no vault was given (alert.Options.Vault)")
+
+// AddTarget stores t with its URL sealed by the vault (ID, CreatedAt,
+// Endpoint and Recipient are set here; URL is cleared in what it returns).
+// MinHealth "" means failing.
 func (n *Notifier) AddTarget(ctx context.Context, t Target) (Target, error) {
 	if !namePattern.MatchString(t.Name) {
 		return Target{}, fmt.Errorf("alert: %q is not a valid target name: letters, digits and . _ - (up to 64)", t.Name)
@@ -170,44 +228,136 @@ func (n *Notifier) AddTarget(ctx context.Context, t Target) (Target, error) {
 	if !t.Format.Valid() {
 		return Target{}, fmt.Errorf("alert: format %q: use json or slack", t.Format)
 	}
+	if t.MinHealth == "" {
+		t.MinHealth = contract.Failing
+	}
+	if !ValidMinHealth(t.MinHealth) {
+		return Target{}, fmt.Errorf("alert: min health %q: use failing (alert failing health only) or degraded (also degraded and stale)", t.MinHealth)
+	}
 	if err := CheckURL(t.URL, n.o.AllowInsecure); err != nil {
 		return Target{}, fmt.Errorf("alert: %w", err)
 	}
 	if strings.TrimSpace(t.CreatedBy) == "" {
 		return Target{}, errors.New("alert: a target needs the person who adds it")
 	}
-	t.CreatedAt = n.o.Now().UTC()
-	res, err := n.db.ExecContext(ctx, `INSERT INTO alert_targets (name, url, format, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
-		t.Name, t.URL, string(t.Format), t.CreatedAt.UnixNano(), t.CreatedBy)
+	if n.o.Vault == nil {
+		return Target{}, ErrNoVault
+	}
+	if _, err := n.SealLegacy(ctx); err != nil {
+		return Target{}, err
+	}
+	ct, recipient, err := n.o.Vault.Seal(ctx, []byte(t.URL))
 	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE") {
-			return Target{}, fmt.Errorf("alert: a target named %s exists: remove it first", t.Name)
-		}
+		return Target{}, fmt.Errorf("alert: seal the URL of %s: %w", t.Name, err)
+	}
+	t.Endpoint, t.Recipient, t.URL = RedactURL(t.URL), recipient, ""
+	t.CreatedAt = n.o.Now().UTC()
+	err = n.db.QueryRowContext(ctx, `INSERT INTO alert_targets (name, url_ciphertext, url_recipient, endpoint, format, min_health, created_at, created_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		t.Name, ct, t.Recipient, t.Endpoint, string(t.Format), string(t.MinHealth), t.CreatedAt.UnixNano(), t.CreatedBy).Scan(&t.ID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Target{}, fmt.Errorf("alert: a target named %s exists: remove it first", t.Name)
+	case err != nil:
 		return Target{}, fmt.Errorf("alert: add target %s: %w", t.Name, err)
 	}
-	t.ID, err = res.LastInsertId()
-	return t, err
+	return t, nil
 }
 
-// Targets lists the targets by name.
-func (n *Notifier) Targets(ctx context.Context) ([]Target, error) {
-	rows, err := n.db.QueryContext(ctx, `SELECT id, name, url, format, created_at, created_by FROM alert_targets ORDER BY name`)
+// target is a stored target with what opens its URL.
+type target struct {
+	Target
+	ciphertext []byte
+	legacyURL  string // a URL stored in clear before migration 00011
+}
+
+const targetCols = `id, name, format, min_health, endpoint, url_recipient, url_ciphertext, legacy_url, created_at, created_by`
+
+// targets reads every target by name, with its sealed (or legacy) URL.
+func (n *Notifier) targets(ctx context.Context) ([]target, error) {
+	rows, err := n.db.QueryContext(ctx, `SELECT `+targetCols+` FROM alert_targets ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("alert: list targets: %w", err)
 	}
 	defer rows.Close()
-	out := []Target{}
+	var out []target
 	for rows.Next() {
-		var t Target
-		var f string
+		var t target
+		var f, min string
+		var legacy sql.NullString
 		var at int64
-		if err := rows.Scan(&t.ID, &t.Name, &t.URL, &f, &at, &t.CreatedBy); err != nil {
-			return nil, err
+		if err := rows.Scan(&t.ID, &t.Name, &f, &min, &t.Endpoint, &t.Recipient, &t.ciphertext, &legacy, &at, &t.CreatedBy); err != nil {
+			return nil, fmt.Errorf("alert: list targets: %w", err)
 		}
-		t.Format, t.CreatedAt = Format(f), time.Unix(0, at).UTC()
+		t.Format, t.MinHealth, t.CreatedAt = Format(f), contract.Health(min), time.Unix(0, at).UTC()
+		if legacy.Valid {
+			t.Legacy, t.legacyURL = true, legacy.String
+			if t.Endpoint == "" {
+				t.Endpoint = RedactURL(legacy.String)
+			}
+		}
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// Targets lists the targets by name, without their URLs.
+func (n *Notifier) Targets(ctx context.Context) ([]Target, error) {
+	ts, err := n.targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Target, len(ts))
+	for i, t := range ts {
+		out[i] = t.Target
+	}
+	return out, nil
+}
+
+// SealLegacy seals the URLs stored in clear before migration 00011 and
+// clears them, returning how many it sealed. Every write and send of a
+// Notifier with a vault calls it first; without a vault it does nothing.
+func (n *Notifier) SealLegacy(ctx context.Context) (int, error) {
+	if n.o.Vault == nil {
+		return 0, nil
+	}
+	ts, err := n.targets(ctx)
+	if err != nil {
+		return 0, err
+	}
+	sealed := 0
+	for _, t := range ts {
+		if !t.Legacy {
+			continue
+		}
+		ct, recipient, err := n.o.Vault.Seal(ctx, []byte(t.legacyURL))
+		if err != nil {
+			return sealed, fmt.Errorf("alert: seal the URL of %s, stored in clear before webhook URLs were encrypted: %w", t.Name, err)
+		}
+		if _, err := n.db.ExecContext(ctx, `UPDATE alert_targets SET url_ciphertext = ?, url_recipient = ?, endpoint = ?, legacy_url = NULL WHERE id = ? AND legacy_url IS NOT NULL`,
+			ct, recipient, RedactURL(t.legacyURL), t.ID); err != nil {
+			return sealed, fmt.Errorf("alert: seal the URL of %s: %w", t.Name, err)
+		}
+		sealed++
+	}
+	return sealed, nil
+}
+
+// url opens t's URL for a send. The error says what to do and never holds
+// the URL.
+func (n *Notifier) url(ctx context.Context, t target) (string, error) {
+	if t.Legacy {
+		return t.legacyURL, nil
+	}
+	if n.o.Vault == nil {
+		return "", errors.New("cannot decrypt the webhook URL: no vault was given to the notifier")
+	}
+	b, err := n.o.Vault.Unseal(ctx, t.ciphertext)
+	if err != nil {
+		return "", fmt.Errorf("cannot decrypt the webhook URL (sealed to vault key %s): %w; or add the webhook again", t.Recipient, err)
+	}
+	defer clear(b)
+	return string(b), nil
 }
 
 // RemoveTarget deletes the target named name (ErrNotFound if none).
@@ -224,300 +374,4 @@ func (n *Notifier) RemoveTarget(ctx context.Context, name string) (Target, error
 		return Target{}, fmt.Errorf("alert: remove target %s: %w", name, err)
 	}
 	return ts[i], nil
-}
-
-// Fingerprint identifies an incident: the integration and its failing
-// check ids, sorted and de-duplicated.
-func Fingerprint(integration string, failing []string) string {
-	ids := slices.Clone(failing)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	h := sha256.Sum256([]byte(integration + "\x00" + strings.Join(ids, "\x00")))
-	return hex.EncodeToString(h[:16])
-}
-
-// Incident is one failing episode of an integration.
-type Incident struct {
-	ID          int64     `json:"id"`
-	Integration string    `json:"integration"`
-	Fingerprint string    `json:"fingerprint"`
-	Failing     []string  `json:"failing"`
-	OpenedAt    time.Time `json:"opened_at"`
-	ResolvedAt  time.Time `json:"resolved_at,omitzero"`
-	Resolution  string    `json:"resolution,omitempty"`
-	LastAlertAt time.Time `json:"last_alert_at,omitzero"`
-	AlertsSent  int       `json:"alerts_sent"`
-}
-
-// Kinds of Outcome.
-const (
-	KindNone      = "none"      // nothing to alert (healthy with nothing open, or degraded)
-	KindOpened    = "opened"    // a new incident: alerts sent
-	KindDuplicate = "duplicate" // the incident was open: no new alert (except to targets a delivery failed to)
-	KindResolved  = "resolved"  // health is back: incidents closed, resolved sent
-)
-
-// Delivery is one target's result. It names the target and its redacted
-// URL only.
-type Delivery struct {
-	Target   string `json:"target"`
-	Endpoint string `json:"endpoint"` // RedactURL of the target's URL
-	Attempts int    `json:"attempts"`
-	Status   int    `json:"status,omitempty"` // the last HTTP status (0: none)
-	Error    string `json:"error,omitempty"`
-}
-
-// Outcome is what Notify did.
-type Outcome struct {
-	Kind       string     `json:"kind"`
-	Incidents  []Incident `json:"incidents,omitempty"` // the opened or resolved incidents
-	Deliveries []Delivery `json:"deliveries,omitempty"`
-}
-
-// Failed lists the deliveries that failed.
-func (o Outcome) Failed() []Delivery {
-	var out []Delivery
-	for _, d := range o.Deliveries {
-		if d.Error != "" {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// DeliveryError is returned by Notify when a delivery failed; the Outcome
-// says which.
-type DeliveryError struct{ Failed []Delivery }
-
-func (e *DeliveryError) Error() string {
-	parts := make([]string, len(e.Failed))
-	for i, d := range e.Failed {
-		parts[i] = fmt.Sprintf("%s (%s): %s", d.Target, d.Endpoint, d.Error)
-	}
-	return "alert delivery failed: " + strings.Join(parts, "; ")
-}
-
-// Notify alerts on r. Failing opens (or finds) the incident of r's failing
-// checks and posts it to every target that has not had it; a duplicate
-// sends nothing new. Healthy resolves the open incidents and posts one
-// resolved message. Degraded changes nothing. A failed delivery returns a
-// *DeliveryError with the Outcome; it is retried at the next Notify of the
-// same incident.
-func (n *Notifier) Notify(ctx context.Context, r contract.Result) (Outcome, error) {
-	switch r.Health {
-	case contract.Failing:
-		return n.open(ctx, r)
-	case contract.Healthy:
-		return n.resolve(ctx, r)
-	}
-	return Outcome{Kind: KindNone}, nil
-}
-
-func (n *Notifier) open(ctx context.Context, r contract.Result) (Outcome, error) {
-	failing := r.Failing()
-	slices.Sort(failing)
-	failing = slices.Compact(failing)
-	fp := Fingerprint(r.Integration, failing)
-	now := n.o.Now().UTC()
-
-	inc, opened, err := n.openIncident(ctx, r.Integration, fp, failing, now)
-	if err != nil {
-		return Outcome{}, err
-	}
-	out := Outcome{Kind: KindDuplicate, Incidents: []Incident{inc}}
-	if opened {
-		out.Kind = KindOpened
-	}
-	targets, err := n.pending(ctx, inc.ID, KindOpened)
-	if err != nil {
-		return out, err
-	}
-	return n.deliver(ctx, out, targets, []Incident{inc}, KindOpened, r)
-}
-
-// openIncident finds the open incident of fp or opens it, closing the
-// integration's other open incidents as superseded.
-func (n *Notifier) openIncident(ctx context.Context, integration, fp string, failing []string, now time.Time) (Incident, bool, error) {
-	tx, err := n.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Incident{}, false, err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	inc, ok, err := incidentByFingerprint(ctx, tx, integration, fp)
-	if err != nil {
-		return Incident{}, false, err
-	}
-	if ok {
-		return inc, false, tx.Commit()
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE alert_incidents SET resolved_at = ?, resolution = 'superseded' WHERE integration = ? AND resolved_at IS NULL`,
-		now.UnixNano(), integration); err != nil {
-		return Incident{}, false, fmt.Errorf("alert: supersede incidents of %s: %w", integration, err)
-	}
-	js, _ := json.Marshal(failing)
-	res, err := tx.ExecContext(ctx, `INSERT INTO alert_incidents (integration, fingerprint, failing, opened_at) VALUES (?, ?, ?, ?)`,
-		integration, fp, string(js), now.UnixNano())
-	if err != nil {
-		return Incident{}, false, fmt.Errorf("alert: open incident of %s: %w", integration, err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Incident{}, false, err
-	}
-	if err := tx.Commit(); err != nil {
-		return Incident{}, false, fmt.Errorf("alert: open incident of %s: %w", integration, err)
-	}
-	return Incident{ID: id, Integration: integration, Fingerprint: fp, Failing: failing, OpenedAt: now}, true, nil
-}
-
-func (n *Notifier) resolve(ctx context.Context, r contract.Result) (Outcome, error) {
-	now := n.o.Now().UTC()
-	tx, err := n.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Outcome{}, err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	open, err := incidents(ctx, tx, r.Integration, true)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if len(open) == 0 {
-		return Outcome{Kind: KindNone}, tx.Commit()
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE alert_incidents SET resolved_at = ?, resolution = 'healthy' WHERE integration = ? AND resolved_at IS NULL`,
-		now.UnixNano(), r.Integration); err != nil {
-		return Outcome{}, fmt.Errorf("alert: resolve incidents of %s: %w", r.Integration, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return Outcome{}, fmt.Errorf("alert: resolve incidents of %s: %w", r.Integration, err)
-	}
-	for i := range open {
-		open[i].ResolvedAt, open[i].Resolution = now, "healthy"
-	}
-	targets, err := n.Targets(ctx)
-	if err != nil {
-		return Outcome{}, err
-	}
-	return n.deliver(ctx, Outcome{Kind: KindResolved, Incidents: open}, targets, open, KindResolved, r)
-}
-
-// deliver posts the message of kind to targets and records each success
-// against every incident in incs.
-func (n *Notifier) deliver(ctx context.Context, out Outcome, targets []Target, incs []Incident, kind string, r contract.Result) (Outcome, error) {
-	if len(targets) == 0 {
-		return out, nil
-	}
-	msg := n.message(kind, r, incs)
-	for _, t := range targets {
-		body, err := encode(t.Format, msg)
-		if err != nil {
-			return out, err
-		}
-		d := n.post(ctx, t, body)
-		out.Deliveries = append(out.Deliveries, d)
-		if d.Error != "" {
-			continue
-		}
-		at := n.o.Now().UTC().UnixNano()
-		for _, inc := range incs {
-			if _, err := n.db.ExecContext(ctx, `INSERT OR IGNORE INTO alert_deliveries (incident_id, target_id, kind, delivered_at) VALUES (?, ?, ?, ?)`, inc.ID, t.ID, kind, at); err != nil {
-				return out, fmt.Errorf("alert: record delivery: %w", err)
-			}
-			if _, err := n.db.ExecContext(ctx, `UPDATE alert_incidents SET last_alert_at = ?, alerts_sent = alerts_sent + 1 WHERE id = ?`, at, inc.ID); err != nil {
-				return out, fmt.Errorf("alert: record delivery: %w", err)
-			}
-		}
-	}
-	if f := out.Failed(); len(f) > 0 {
-		return out, &DeliveryError{Failed: f}
-	}
-	return out, nil
-}
-
-// pending lists the targets that have not had the kind message of incident.
-func (n *Notifier) pending(ctx context.Context, incident int64, kind string) ([]Target, error) {
-	all, err := n.Targets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := n.db.QueryContext(ctx, `SELECT target_id FROM alert_deliveries WHERE incident_id = ? AND kind = ?`, incident, kind)
-	if err != nil {
-		return nil, fmt.Errorf("alert: read deliveries: %w", err)
-	}
-	defer rows.Close()
-	done := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		done[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(all, func(t Target) bool { return done[t.ID] }), nil
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-const incidentCols = `id, integration, fingerprint, failing, opened_at, resolved_at, resolution, last_alert_at, alerts_sent`
-
-func scanIncidents(rows *sql.Rows) ([]Incident, error) {
-	defer rows.Close()
-	out := []Incident{}
-	for rows.Next() {
-		var inc Incident
-		var failing string
-		var opened int64
-		var resolved, last sql.NullInt64
-		var resolution sql.NullString
-		if err := rows.Scan(&inc.ID, &inc.Integration, &inc.Fingerprint, &failing, &opened, &resolved, &resolution, &last, &inc.AlertsSent); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(failing), &inc.Failing); err != nil {
-			return nil, fmt.Errorf("alert: incident %d: %w", inc.ID, err)
-		}
-		inc.OpenedAt, inc.Resolution = time.Unix(0, opened).UTC(), resolution.String
-		if resolved.Valid {
-			inc.ResolvedAt = time.Unix(0, resolved.Int64).UTC()
-		}
-		if last.Valid {
-			inc.LastAlertAt = time.Unix(0, last.Int64).UTC()
-		}
-		out = append(out, inc)
-	}
-	return out, rows.Err()
-}
-
-func incidentByFingerprint(ctx context.Context, q querier, integration, fp string) (Incident, bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+incidentCols+` FROM alert_incidents WHERE integration = ? AND fingerprint = ? AND resolved_at IS NULL`, integration, fp)
-	if err != nil {
-		return Incident{}, false, fmt.Errorf("alert: read incidents: %w", err)
-	}
-	incs, err := scanIncidents(rows)
-	if err != nil || len(incs) == 0 {
-		return Incident{}, false, err
-	}
-	return incs[0], true, nil
-}
-
-// Incidents lists integration's incidents, oldest first; openOnly keeps
-// the unresolved ones.
-func (n *Notifier) Incidents(ctx context.Context, integration string, openOnly bool) ([]Incident, error) {
-	return incidents(ctx, n.db, integration, openOnly)
-}
-
-func incidents(ctx context.Context, q querier, integration string, openOnly bool) ([]Incident, error) {
-	query := `SELECT ` + incidentCols + ` FROM alert_incidents WHERE integration = ?`
-	if openOnly {
-		query += ` AND resolved_at IS NULL`
-	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY id`, integration)
-	if err != nil {
-		return nil, fmt.Errorf("alert: read incidents: %w", err)
-	}
-	return scanIncidents(rows)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 	"github.com/spindlehq/spindle/internal/contract"
 )
 
-// FailingCheck is one failed check in a payload.
+// FailingCheck is one check of an incident in a payload.
 type FailingCheck struct {
 	ID      string `json:"id"`
 	Stream  string `json:"stream,omitempty"`
@@ -24,9 +25,12 @@ type FailingCheck struct {
 }
 
 // Payload is the generic JSON alert. Event is "incident.opened" or
-// "incident.resolved".
+// "incident.resolved"; Severity "failing" or "warning" (degraded or stale
+// health). Failing lists the failed checks, Warning the warned ones (a
+// warning incident's).
 type Payload struct {
 	Event       string         `json:"event"`
+	Severity    string         `json:"severity"`
 	Integration string         `json:"integration"`
 	Health      string         `json:"health"`
 	RunID       int64          `json:"run_id"`
@@ -34,6 +38,7 @@ type Payload struct {
 	Incident    int64          `json:"incident"`
 	Fingerprint string         `json:"fingerprint"`
 	Failing     []FailingCheck `json:"failing"`
+	Warning     []FailingCheck `json:"warning,omitempty"`
 	Summary     string         `json:"summary"`
 }
 
@@ -56,18 +61,22 @@ type SlackText struct {
 }
 
 // message builds the generic payload of kind for r; a resolved message
-// names the (first) resolved incident and the checks that had failed.
-func (n *Notifier) message(kind string, r contract.Result, incs []Incident) Payload {
+// names the (first) resolved incident.
+func (n *Notifier) message(kind string, sev Severity, r contract.Result, incs []Incident) Payload {
 	red := n.o.Redact
-	p := Payload{Event: "incident." + kind, Integration: red(r.Integration), Health: string(r.Health), RunID: r.RunID,
+	p := Payload{Event: "incident." + kind, Severity: string(sev), Integration: red(r.Integration), Health: string(r.Health), RunID: r.RunID,
 		CheckedAt: r.CheckedAt.UTC(), Failing: []FailingCheck{}, Summary: red(r.Summary())}
 	if len(incs) > 0 {
 		p.Incident, p.Fingerprint = incs[0].ID, incs[0].Fingerprint
 	}
 	if kind == KindOpened {
 		for _, c := range r.Checks {
-			if c.Status == contract.Fail {
-				p.Failing = append(p.Failing, FailingCheck{ID: red(c.ID), Stream: red(c.Stream), Message: red(c.Message)})
+			fc := FailingCheck{ID: red(c.ID), Stream: red(c.Stream), Message: red(c.Message)}
+			switch {
+			case c.Status == contract.Fail:
+				p.Failing = append(p.Failing, fc)
+			case c.Status == contract.Warn && sev == SeverityWarning:
+				p.Warning = append(p.Warning, fc)
 			}
 		}
 	}
@@ -86,20 +95,29 @@ func encode(f Format, p Payload) ([]byte, error) {
 		fmt.Fprintf(&body, ":white_check_mark: *Resolved*: integration `%s` is healthy again (incident %d, run %d).\n%s",
 			esc.Replace(p.Integration), p.Incident, p.RunID, esc.Replace(p.Summary))
 	} else {
-		ids := make([]string, len(p.Failing))
-		for i, c := range p.Failing {
+		checks := append(slices.Clone(p.Failing), p.Warning...)
+		ids := make([]string, len(checks))
+		for i, c := range checks {
 			ids[i] = c.ID
 		}
-		fmt.Fprintf(&text, "Failing: integration %s (%s)", p.Integration, strings.Join(ids, ", "))
-		fmt.Fprintf(&body, ":rotating_light: *Failing*: integration `%s` (incident %d, run %d).\n%s",
-			esc.Replace(p.Integration), p.Incident, p.RunID, esc.Replace(p.Summary))
-		for _, c := range p.Failing {
+		// The health says what kind of trouble: Failing, Degraded, Stale.
+		title, icon := "Failing", ":rotating_light:"
+		if p.Severity == string(SeverityWarning) {
+			title, icon = "Warning", ":warning:"
+			if p.Health != "" {
+				title = strings.ToUpper(p.Health[:1]) + p.Health[1:]
+			}
+		}
+		fmt.Fprintf(&text, "%s: integration %s (%s)", title, p.Integration, strings.Join(ids, ", "))
+		fmt.Fprintf(&body, "%s *%s*: integration `%s` (incident %d, run %d).\n%s",
+			icon, title, esc.Replace(p.Integration), p.Incident, p.RunID, esc.Replace(p.Summary))
+		for _, c := range checks {
 			fmt.Fprintf(&body, "\n• `%s`: %s", esc.Replace(c.ID), esc.Replace(c.Message))
 		}
 	}
 	s := body.String()
 	if len(s) > 2900 { // a section's text is limited to 3000 characters
-		s = s[:2900] + "…"
+		s = strings.ToValidUTF8(s[:2900], "") + "…"
 	}
 	return json.Marshal(SlackPayload{Text: text.String(), Blocks: []SlackBlock{{Type: "section", Text: SlackText{Type: "mrkdwn", Text: s}}}})
 }
@@ -107,12 +125,12 @@ func encode(f Format, p Payload) ([]byte, error) {
 // post delivers body to t with retries: network errors, 5xx and 429 are
 // retried (honouring Retry-After up to MaxRetryAfter), other statuses are
 // final. The Delivery never holds the URL.
-func (n *Notifier) post(ctx context.Context, t Target, body []byte) Delivery {
+func (n *Notifier) post(ctx context.Context, t Target, u string, body []byte) Delivery {
 	d := Delivery{Target: t.Name, Endpoint: t.Redacted()}
 	wait := n.o.Backoff
 	for d.Attempts < n.o.Attempts {
 		d.Attempts++
-		status, retryAfter, err := n.once(ctx, t, body)
+		status, retryAfter, err := n.once(ctx, t, u, body)
 		d.Status = status
 		switch {
 		case err == nil && status >= 200 && status < 300:
@@ -141,10 +159,10 @@ func (n *Notifier) post(ctx context.Context, t Target, body []byte) Delivery {
 }
 
 // once sends one request; its error never holds the URL.
-func (n *Notifier) once(ctx context.Context, t Target, body []byte) (status int, retryAfter time.Duration, err error) {
+func (n *Notifier) once(ctx context.Context, t Target, u string, body []byte) (status int, retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, errors.New("cannot build the request (bad URL)")
 	}
@@ -156,7 +174,7 @@ func (n *Notifier) once(ctx context.Context, t Target, body []byte) (status int,
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		msg := strings.ReplaceAll(err.Error(), t.URL, t.Redacted())
+		msg := strings.ReplaceAll(err.Error(), u, t.Redacted())
 		return 0, 0, errors.New(msg)
 	}
 	defer resp.Body.Close()

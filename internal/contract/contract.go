@@ -1,10 +1,11 @@
 // Package contract runs the live contract checks of an integration after a
 // sync (issue 6): did the vendor refuse or fail requests, did records fail
-// to map, did a stream shrink or balloon against its own history, has a
-// successful sync happened recently. Check is a pure function of the run's
-// report, the released spec and the previous runs; Record and Latest keep
-// the results (migration 00006) so that `spindle integration list` shows
-// the health the checks concluded.
+// to map, did a stream shrink or balloon against its own history, did a
+// mapped field silently turn null, has a successful sync happened recently.
+// Check is a pure function of the run's report, the released spec and the
+// previous runs; Record and Latest keep the results (migrations 00006 and
+// 00011) so that `spindle integration list` shows the health the checks
+// concluded.
 package contract
 
 import (
@@ -37,20 +38,36 @@ const (
 type Health string
 
 // Health values: failing if any check failed, degraded if any warned,
-// healthy otherwise.
+// healthy otherwise — except that a result whose only failed check is the
+// staleness check is stale: nothing the vendor sent is wrong, but no sync
+// has succeeded within the cadence (a warning, alerted apart from failing).
 const (
 	Healthy  Health = "healthy"
 	Degraded Health = "degraded"
+	Stale    Health = "stale"
 	Failing  Health = "failing"
 )
 
+// Valid reports whether h is one of the four health values.
+func (h Health) Valid() bool {
+	switch h {
+	case Healthy, Degraded, Stale, Failing:
+		return true
+	}
+	return false
+}
+
+// StalenessID is the id of the staleness check.
+const StalenessID = "staleness"
+
 // Defaults of Bounds.
 const (
-	DefaultMaxDrop    = 0.5
-	DefaultMaxGrowth  = 10.0
-	DefaultMinHistory = 2
-	DefaultWindow     = 5
-	DefaultStaleAfter = 48 * time.Hour
+	DefaultMaxDrop     = 0.5
+	DefaultMaxGrowth   = 10.0
+	DefaultMinHistory  = 2
+	DefaultWindow      = 5
+	DefaultStaleAfter  = 48 * time.Hour
+	DefaultMaxNullRise = 0.5
 )
 
 // Bounds configure the checks. Zero values take the defaults.
@@ -67,6 +84,18 @@ type Bounds struct {
 	Window int
 	// StaleAfter: the last successful (ok) sync may be at most this old.
 	StaleAfter time.Duration
+	// MaxNullRise: a mapped field whose null rate rose by more than this
+	// (a fraction of the records) over the median of its last Window
+	// complete runs fails (0.5: mostly set before, mostly null now — what a
+	// vendor renaming a field does to a guarded mapping). MinHistory
+	// applies as for counts.
+	MaxNullRise float64
+	// Required names mapped fields that must never be null: "field" for
+	// every stream, "stream.field" for one ("attributes.email" is an
+	// attribute of every stream). Any null fails, with or without history.
+	// external_id is always required (the runtime refuses a record without
+	// it).
+	Required []string
 }
 
 func (b Bounds) withDefaults() Bounds {
@@ -87,6 +116,9 @@ func (b Bounds) withDefaults() Bounds {
 	}
 	if b.StaleAfter <= 0 {
 		b.StaleAfter = DefaultStaleAfter
+	}
+	if b.MaxNullRise <= 0 || b.MaxNullRise >= 1 {
+		b.MaxNullRise = DefaultMaxNullRise
 	}
 	return b
 }
@@ -111,7 +143,8 @@ type Input struct {
 }
 
 // Finding is one check's result. ID is stable ("auth:keys", "count:keys",
-// "staleness"): alerts and the audit log name checks by it.
+// "nulls.keys.owner", "staleness"): alerts and the audit log name checks
+// by it.
 type Finding struct {
 	ID       string         `json:"id"`
 	Stream   string         `json:"stream,omitempty"`
@@ -145,34 +178,46 @@ func (r Result) ids(s Status) []string {
 	return out
 }
 
-// HealthOf folds check verdicts into a health.
+// HealthOf folds check verdicts into a health: failing if a check failed,
+// stale if the only failed check is staleness, degraded if a check warned,
+// healthy otherwise.
 func HealthOf(checks []Finding) Health {
 	h := Healthy
 	for _, c := range checks {
 		switch c.Status {
 		case Fail:
-			return Failing
+			if c.ID != StalenessID {
+				return Failing
+			}
+			h = Stale
 		case Warn:
-			h = Degraded
+			if h == Healthy {
+				h = Degraded
+			}
 		}
 	}
 	return h
 }
 
-// Check runs every check on in. It reads nothing but in.
-func Check(_ context.Context, in Input) Result {
+// prepare applies the defaults and drops the checked run from the history.
+func (in Input) prepare() (Bounds, []store.Run, time.Time) {
 	b := in.Bounds.withDefaults()
 	now := in.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	now = now.UTC()
 	hist := make([]store.Run, 0, len(in.History))
 	for _, r := range in.History {
 		if in.RunID == 0 || r.ID != in.RunID {
 			hist = append(hist, r)
 		}
 	}
+	return b, hist, now.UTC()
+}
+
+// Check runs every check on in. It reads nothing but in.
+func Check(_ context.Context, in Input) Result {
+	b, hist, now := in.prepare()
 	res := Result{Integration: in.Integration, RunID: in.RunID, CheckedAt: now}
 	if in.Report == nil {
 		res.Checks = []Finding{{ID: "run", Status: Fail, Message: "the run was aborted: no stream reported anything"}}
@@ -185,14 +230,37 @@ func Check(_ context.Context, in Input) Result {
 		res.Checks = append(res.Checks, authCheck(s), httpCheck(s), mappingCheck(s))
 		if emits == nil || emits[s.Stream] {
 			res.Checks = append(res.Checks, countCheck(s, hist, b))
+			res.Checks = append(res.Checks, nullChecks(s, streamSpec(in.Spec, s.Stream), hist, b)...)
 		}
 	}
 	res.Checks = append(res.Checks, missingStreams(in.Spec, in.Report)...)
-	res.Checks = append(res.Checks, Finding{ID: "null_rate", Status: Skip,
-		Message: "skipped: the run report carries no per-field null counts, so required-field null rates cannot be judged"})
 	res.Checks = append(res.Checks, staleness(in.Report, hist, b, now))
 	res.Health = HealthOf(res.Checks)
 	return res
+}
+
+// Staleness judges an integration between syncs (a scheduler's periodic
+// pass, when no run was due or none ran): ok is true, with a stale Result
+// holding the one staleness finding, when the last successful sync in
+// in.History is older than StaleAfter. A fresh integration, or one that
+// never succeeded (its sync's own checks said so), gives ok false: there
+// is nothing to record, and nothing must resolve the alerts of its last
+// sync. in.Report and in.Spec are not read.
+func Staleness(_ context.Context, in Input) (r Result, ok bool) {
+	b, hist, now := in.prepare()
+	c := staleness(nil, hist, b, now)
+	if c.Status != Fail {
+		return Result{}, false
+	}
+	r.RunID = in.RunID
+	if r.RunID == 0 && len(hist) > 0 {
+		// The last sync, so the result reads as its health (lifecycle
+		// matches the recorded check with the last run).
+		r.RunID = hist[0].ID
+	}
+	r.Integration, r.CheckedAt, r.Checks = in.Integration, now, []Finding{c}
+	r.Health = HealthOf(r.Checks)
+	return r, true
 }
 
 // emittingStreams is the set of the spec's streams that produce records
@@ -384,7 +452,7 @@ func median(xs []int) float64 {
 // staleness: the last successful sync — this run if it is ok, else the
 // newest ok run of the history — must be within StaleAfter.
 func staleness(rep *runtime.Report, hist []store.Run, b Bounds, now time.Time) Finding {
-	c := Finding{ID: "staleness", Evidence: map[string]any{"stale_after": b.StaleAfter.String()}}
+	c := Finding{ID: StalenessID, Evidence: map[string]any{"stale_after": b.StaleAfter.String()}}
 	if rep != nil && rep.Status == store.RunOK {
 		c.Status, c.Message = Pass, "this sync succeeded"
 		c.Evidence["last_success"] = rep.FinishedAt.UTC()

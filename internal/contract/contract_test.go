@@ -1,7 +1,6 @@
 package contract_test
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/spindlehq/spindle/internal/integration"
 	"github.com/spindlehq/spindle/internal/runtime"
 	"github.com/spindlehq/spindle/internal/store"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -88,14 +86,18 @@ func TestCheck(t *testing.T) {
 			id: "mapping:keys", want: contract.Warn, wantHealth: contract.Degraded, msg: "2 record(s)"},
 		{name: "nothing mapped fails", rep: report(stream("keys", store.Complete, 0, "stream keys, page 1, record 0: field id: no such key")),
 			id: "mapping:keys", want: contract.Fail, wantHealth: contract.Failing},
-		{name: "null rates are not in the report", rep: report(stream("keys", store.Complete, 100)),
-			id: "null_rate", want: contract.Skip, wantHealth: contract.Healthy, msg: "no per-field null counts"},
+		{name: "a report without null counts skips them", rep: report(stream("keys", store.Complete, 100)),
+			id: "nulls.keys", want: contract.Skip, wantHealth: contract.Healthy, msg: "no null counts"},
+		{name: "a stream with no records has no null rates", rep: report(stream("keys", store.Complete, 0)), hist: history(0, 0),
+			id: "nulls.keys", want: contract.Skip, wantHealth: contract.Healthy, msg: "no records"},
 		{name: "a spec stream that did not run fails", rep: report(), hist: history(100, 100),
 			id: "ran:keys", want: contract.Fail, wantHealth: contract.Failing},
 		{name: "failed run, last success recent", rep: report(stream("keys", store.Failed, 0)), hist: history(100), now: t0.Add(2 * time.Hour),
 			id: "staleness", want: contract.Pass, wantHealth: contract.Failing},
 		{name: "failed run, last success too old", rep: report(stream("keys", store.Failed, 0)), hist: history(100), now: t0.Add(72 * time.Hour),
 			id: "staleness", want: contract.Fail, wantHealth: contract.Failing, msg: "no successful sync since"},
+		{name: "partial run, last success too old: stale", rep: report(stream("keys", store.Partial, 40)), hist: history(100), now: t0.Add(72 * time.Hour),
+			id: "staleness", want: contract.Fail, wantHealth: contract.Stale, msg: "no successful sync since"},
 		{name: "aborted run fails", rep: nil, hist: history(100),
 			id: "run", want: contract.Fail, wantHealth: contract.Failing},
 	}
@@ -139,33 +141,56 @@ func TestCountEvidence(t *testing.T) {
 }
 
 func TestRecordLatest(t *testing.T) {
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "spindle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, ok, err := contract.Latest(ctx, st.DB(), "acme"); ok || err != nil {
-		t.Fatalf("latest before any: %v %v", ok, err)
-	}
-	first := contract.Check(ctx, contract.Input{Integration: "acme", RunID: 1, Report: report(stream("keys", store.Complete, 100)), Now: t0})
-	second := contract.Check(ctx, contract.Input{Integration: "acme", RunID: 2, Report: report(stream("keys", store.Denied, 0)), Now: t0.Add(time.Hour)})
-	for _, r := range []contract.Result{first, second} {
-		if _, err := contract.Record(ctx, st.DB(), r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := contract.Record(ctx, st.DB(), contract.Result{Integration: "acme", Health: "stale"}); err == nil {
-		t.Error("recorded an unknown health")
-	}
-	got, ok, err := contract.Latest(ctx, st.DB(), "acme")
-	if err != nil || !ok {
-		t.Fatalf("latest: %v %v", ok, err)
-	}
-	if got.RunID != 2 || got.Health != contract.Failing || !got.CheckedAt.Equal(second.CheckedAt) || !slices.Equal(got.Failing(), second.Failing()) {
-		t.Errorf("latest = %+v, want run 2 failing %v", got, second.Failing())
-	}
-	if _, ok, _ := contract.Latest(ctx, st.DB(), "other"); ok {
-		t.Error("latest of another integration")
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := b.open(t)
+			if _, ok, err := contract.Latest(ctx, db, "acme"); ok || err != nil {
+				t.Fatalf("latest before any: %v %v", ok, err)
+			}
+			first := contract.Check(ctx, contract.Input{Integration: "acme", RunID: 1, Report: report(stream("keys", store.Complete, 100)), Now: t0})
+			second := contract.Check(ctx, contract.Input{Integration: "acme", RunID: 2, Report: report(stream("keys", store.Denied, 0)), Now: t0.Add(time.Hour)})
+			var ids []int64
+			for _, r := range []contract.Result{first, second} {
+				id, err := contract.Record(ctx, db, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			if ids[0] <= 0 || ids[1] <= ids[0] {
+				t.Errorf("record ids %v: want increasing ids", ids)
+			}
+			if _, err := contract.Record(ctx, db, contract.Result{Integration: "acme", Health: "unknown"}); err == nil {
+				t.Error("recorded an unknown health")
+			}
+			got, ok, err := contract.Latest(ctx, db, "acme")
+			if err != nil || !ok {
+				t.Fatalf("latest: %v %v", ok, err)
+			}
+			if got.RunID != 2 || got.Health != contract.Failing || !got.CheckedAt.Equal(second.CheckedAt) || !slices.Equal(got.Failing(), second.Failing()) {
+				t.Errorf("latest = %+v, want run 2 failing %v", got, second.Failing())
+			}
+			if _, ok, _ := contract.Latest(ctx, db, "other"); ok {
+				t.Error("latest of another integration")
+			}
+
+			// Stale is recorded (migration 00011), inside a caller's transaction.
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale := contract.Result{Integration: "acme", RunID: 2, CheckedAt: t0.Add(72 * time.Hour), Health: contract.Stale,
+				Checks: []contract.Finding{{ID: contract.StalenessID, Status: contract.Fail, Message: "old"}}}
+			if _, err := contract.Record(ctx, tx, stale); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if got, _, err := contract.Latest(ctx, db, "acme"); err != nil || got.Health != contract.Stale || !slices.Equal(got.Failing(), []string{contract.StalenessID}) {
+				t.Errorf("latest after stale = %+v, %v", got, err)
+			}
+		})
 	}
 }

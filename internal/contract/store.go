@@ -10,9 +10,10 @@ import (
 )
 
 // Execer is a *sql.DB or a *sql.Tx: Record joins the caller's transaction
-// when given one (to commit with its audit entry).
+// when given one (to commit with its audit entry). It inserts with
+// RETURNING id (no LastInsertId, which PostgreSQL lacks), hence QueryRow.
 type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // Querier is a *sql.DB or a *sql.Tx.
@@ -20,16 +21,14 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Record stores r in the integration_health table (migration 00006) and
-// returns its id.
+// Record stores r in the integration_health table (migration 00006; stale
+// since 00011) and returns its id.
 func Record(ctx context.Context, db Execer, r Result) (int64, error) {
 	if r.Integration == "" {
 		return 0, errors.New("contract: record: no integration")
 	}
-	switch r.Health {
-	case Healthy, Degraded, Failing:
-	default:
-		return 0, fmt.Errorf("contract: record %s: health %q", r.Integration, r.Health)
+	if !r.Health.Valid() {
+		return 0, fmt.Errorf("contract: record %s: health %q is not healthy, degraded, stale or failing", r.Integration, r.Health)
 	}
 	checks := r.Checks
 	if checks == nil {
@@ -43,12 +42,13 @@ func Record(ctx context.Context, db Execer, r Result) (int64, error) {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	res, err := db.ExecContext(ctx, `INSERT INTO integration_health (integration, run_id, checked_at, health, checks) VALUES (?, ?, ?, ?, ?)`,
-		r.Integration, r.RunID, at.UTC().UnixNano(), string(r.Health), string(js))
+	var id int64
+	err = db.QueryRowContext(ctx, `INSERT INTO integration_health (integration, run_id, checked_at, health, checks) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		r.Integration, r.RunID, at.UTC().UnixNano(), string(r.Health), string(js)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("contract: record %s: %w", r.Integration, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // Latest is the newest recorded result of integration; ok is false when

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net"
 	"net/http"
 	"net/url"
@@ -339,11 +340,62 @@ type streamRun struct {
 	// parentResult is the worst result of a parent walk, which decides
 	// the outcome of a child that never ran.
 	parentResult walkResult
-	sem          chan struct{}
-	wg           sync.WaitGroup
+	// set counts, per mapped field (mapper.progs.Fields order), the stored
+	// records where it came out non-null; attrSet the same per attribute
+	// key seen (at most maxAttrKeys). Nulls are the records minus these,
+	// so a field that is absent and one that is null count alike.
+	set     []int
+	attrSet map[string]int
+	sem     chan struct{}
+	wg      sync.WaitGroup
 }
 
 const maxErrorsKept = 20
+
+// maxAttrKeys bounds the attribute keys whose null rates a stream keeps:
+// a vendor object keyed by ids must not grow memory with the record count.
+const maxAttrKeys = 64
+
+// countSet adds one stored record's non-null fields (set: mapRecord's
+// bits) to the stream's counts. The caller holds s.mu.
+func (s *streamRun) countSet(set uint64, attrs map[string]any) {
+	for ; set != 0; set &= set - 1 {
+		s.set[bits.TrailingZeros64(set)]++
+	}
+	if s.attrSet == nil {
+		return // the map sets no attributes
+	}
+	for k, v := range attrs {
+		n, seen := s.attrSet[k]
+		if !seen && len(s.attrSet) >= maxAttrKeys {
+			continue
+		}
+		if v != nil {
+			n++
+		}
+		s.attrSet[k] = n
+	}
+}
+
+// nulls is the stream's null count per mapped field (every field, zero
+// included, so a run that counted is told apart from one that did not)
+// and per attribute key seen, as "attributes.<key>". Nil when the stream
+// stored no record: a rate of nothing says nothing.
+func (s *streamRun) nulls() map[string]int {
+	if s.mapper == nil || s.res.Records == 0 {
+		return nil
+	}
+	out := make(map[string]int, len(s.set)+len(s.attrSet))
+	for i, f := range s.mapper.progs.Fields {
+		if i < len(s.set) {
+			out[f] = s.res.Records - s.set[i]
+		}
+	}
+	for k, n := range s.attrSet {
+		out["attributes."+k] = s.res.Records - n
+	}
+	return out
+}
 
 func (s *streamRun) addError(msg string) {
 	s.mu.Lock()
@@ -394,6 +446,10 @@ func (r *Runner) Run(ctx context.Context, sink Sink) (*Report, error) {
 		sr := &streamRun{st: st, res: store.StreamResult{Stream: st.Name}}
 		if st.Emits != "" {
 			sr.mapper = &mapper{source: rep.Source, stream: st, progs: r.progs.Streams[st.Name], emits: nhi.Kind(st.Emits)}
+			sr.set = make([]int, len(sr.mapper.progs.Fields))
+			if _, ok := st.Map["attributes"]; ok {
+				sr.attrSet = map[string]int{}
+			}
 		}
 		conc := r.spec.Defaults.Concurrency
 		if st.ForEach != nil && st.ForEach.Concurrency > 0 {
@@ -453,6 +509,7 @@ func (r *Runner) finish(sr *streamRun) store.StreamResult {
 		sr.res.Errors = append(sr.res.Errors, fmt.Sprintf("not read: its for_each parent %s did not complete, so its records could not be checked", sr.st.ForEach.Stream))
 	}
 	sr.res.Retries = int(sr.retries.Load())
+	sr.res.Nulls = sr.nulls()
 	if !sr.start.IsZero() {
 		sr.res.Duration = time.Since(sr.start)
 	}
@@ -669,7 +726,7 @@ func (x *execution) emit(ctx context.Context, sr *streamRun, act *activation, pa
 	for i, item := range items {
 		if sr.mapper != nil {
 			act.rec = item
-			rec, field, err := sr.mapper.mapRecord(act)
+			rec, set, field, err := sr.mapper.mapRecord(act)
 			if err == nil {
 				err = scrubRecord(rec, r.red)
 			}
@@ -697,6 +754,7 @@ func (x *execution) emit(ctx context.Context, sr *streamRun, act *activation, pa
 				default:
 					sr.mu.Lock()
 					sr.res.Records++
+					sr.countSet(set, rec.Attributes)
 					sr.mu.Unlock()
 				}
 			}

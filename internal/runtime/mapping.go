@@ -134,14 +134,16 @@ func eval(p cel.Program, act *activation) (any, error) {
 }
 
 // mapRecord evaluates every field; the first failure is returned as a
-// MappingError by the caller, which knows page and index.
-func (m *mapper) mapRecord(act *activation) (*nhi.Record, string, error) {
+// MappingError by the caller, which knows page and index. set has bit i
+// on when field m.progs.Fields[i] came out non-null: the stream's null
+// counts are kept from it without allocating per record.
+func (m *mapper) mapRecord(act *activation) (rec *nhi.Record, set uint64, field string, err error) {
 	buf := &recordBuf{}
-	rec := &buf.rec
+	rec = &buf.rec
 	rec.Source, rec.Kind = m.source, m.emits
 	vals, field, err := m.evalFields(act)
 	if err != nil {
-		return nil, field, err
+		return nil, 0, field, err
 	}
 	var kindVal, idVal ref.Val = types.NullValue, types.NullValue
 	for i, f := range m.progs.Fields {
@@ -156,23 +158,27 @@ func (m *mapper) mapRecord(act *activation) (*nhi.Record, string, error) {
 	if k := native(kindVal); k != nil {
 		ks, _ := k.(string)
 		if !nhi.Kind(ks).Valid() {
-			return nil, "kind", fmt.Errorf("%v is not a known kind (one of %v)", k, nhi.Kinds())
+			return nil, 0, "kind", fmt.Errorf("%v is not a known kind (one of %v)", k, nhi.Kinds())
 		}
 		rec.Kind = nhi.Kind(ks)
 	}
 	var idBuf string
 	id, err := strVal(idVal, &idBuf)
 	if err != nil {
-		return nil, "external_id", err
+		return nil, 0, "external_id", err
 	}
 	if id == nil {
-		return nil, "external_id", fmt.Errorf("is null or empty; every record needs the vendor's identifier")
+		return nil, 0, "external_id", fmt.Errorf("is null or empty; every record needs the vendor's identifier")
 	}
 	rec.ExternalID = *id
 	rec.ID = nhi.StableID(m.source, rec.Kind, rec.ExternalID)
 	for i, f := range m.progs.Fields {
-		if err := m.setField(buf, f, vals[i]); err != nil {
-			return nil, f, err
+		ok, err := m.setField(buf, f, vals[i])
+		if err != nil {
+			return nil, 0, f, err
+		}
+		if ok && i < 64 { // at most len(integration.MapFields) fields
+			set |= 1 << i
 		}
 	}
 	if rec.Owner != nil {
@@ -186,16 +192,16 @@ func (m *mapper) mapRecord(act *activation) (*nhi.Record, string, error) {
 		field := fmt.Sprintf("relationships[%d]", i)
 		v, err := eval(rp.ExternalID, act)
 		if err != nil {
-			return nil, field, err
+			return nil, 0, field, err
 		}
 		var priv *nhi.Privilege
 		if rp.Privilege != nil {
 			pv, err := eval(rp.Privilege, act)
 			if err != nil {
-				return nil, field + ".privilege", err
+				return nil, 0, field + ".privilege", err
 			}
 			if priv, err = toPrivilege(pv); err != nil {
-				return nil, field + ".privilege", err
+				return nil, 0, field + ".privilege", err
 			}
 		}
 		ids := []any{v}
@@ -205,7 +211,7 @@ func (m *mapper) mapRecord(act *activation) (*nhi.Record, string, error) {
 		for _, x := range ids {
 			tid, err := toString(x)
 			if err != nil {
-				return nil, field, err
+				return nil, 0, field, err
 			}
 			if tid == nil {
 				continue
@@ -216,7 +222,7 @@ func (m *mapper) mapRecord(act *activation) (*nhi.Record, string, error) {
 	}
 	// Every field was checked as it was set and the ID is computed here, so
 	// rec.Validate() would only repeat work; the store validates on Put.
-	return rec, "", nil
+	return rec, set, "", nil
 }
 
 // evalFields evaluates every map field; an error names its field.
@@ -273,36 +279,41 @@ func timeVal(v ref.Val, dst *time.Time) (*time.Time, error) {
 	return dst, nil
 }
 
-func (m *mapper) setField(buf *recordBuf, f string, cv ref.Val) error {
+// setField sets canonical field f from cv and reports whether it came out
+// non-null. Null is what the record stores as null: "" strings, empty
+// scope lists and empty attribute objects too (as validation counts them).
+func (m *mapper) setField(buf *recordBuf, f string, cv ref.Val) (bool, error) {
 	rec := &buf.rec
 	var err error
 	switch f {
-	case "external_id", "kind":
-		return nil
+	case "external_id":
+		return true, nil // set before, or the record failed
+	case "kind":
+		return cv.Type() != types.NullType, nil
 	case "name":
 		rec.Name, err = strVal(cv, &buf.strs[0])
-		return err
+		return rec.Name != nil, err
 	case "publisher":
 		rec.Publisher, err = strVal(cv, &buf.strs[1])
-		return err
+		return rec.Publisher != nil, err
 	case "environment":
 		rec.Environment, err = strVal(cv, &buf.strs[2])
-		return err
+		return rec.Environment != nil, err
 	case "created_at":
 		rec.CreatedAt, err = timeVal(cv, &buf.times[0])
-		return err
+		return rec.CreatedAt != nil, err
 	case "updated_at":
 		rec.UpdatedAt, err = timeVal(cv, &buf.times[1])
-		return err
+		return rec.UpdatedAt != nil, err
 	case "last_used_at":
 		rec.LastUsedAt, err = timeVal(cv, &buf.times[2])
-		return err
+		return rec.LastUsedAt != nil, err
 	case "expires_at":
 		rec.ExpiresAt, err = timeVal(cv, &buf.times[3])
-		return err
+		return rec.ExpiresAt != nil, err
 	case "last_rotated_at":
 		rec.LastRotatedAt, err = timeVal(cv, &buf.times[4])
-		return err
+		return rec.LastRotatedAt != nil, err
 	}
 	v := native(cv)
 	switch f {
@@ -311,47 +322,53 @@ func (m *mapper) setField(buf *recordBuf, f string, cv ref.Val) error {
 		if s, err = toString(v); err == nil && s != nil {
 			st := nhi.Status(strings.ToLower(*s))
 			if !slices.Contains(nhi.Statuses(), st) {
-				return fmt.Errorf("%q is not a canonical status (one of %v); map the vendor's value, e.g. r.state == \"ACTIVE\" ? \"active\" : \"disabled\"", *s, nhi.Statuses())
+				return false, fmt.Errorf("%q is not a canonical status (one of %v); map the vendor's value, e.g. r.state == \"ACTIVE\" ? \"active\" : \"disabled\"", *s, nhi.Statuses())
 			}
 			rec.Status = &st
 		}
+		return rec.Status != nil, err
 	case "owner":
 		rec.Owner, err = m.toRef(v)
+		return rec.Owner != nil, err
 	case "creator":
 		rec.Creator, err = m.toRef(v)
+		return rec.Creator != nil, err
 	case "scopes":
 		rec.Scopes, err = toStrings(v)
+		return len(rec.Scopes) > 0, err
 	case "privilege":
 		rec.Privilege, err = toPrivilege(v)
+		return rec.Privilege != nil, err
 	case "credential_type":
 		var s *string
 		if s, err = toString(v); err == nil && s != nil {
 			ct := nhi.CredentialType(strings.ToLower(*s))
 			if !slices.Contains(nhi.CredentialTypes(), ct) {
-				return fmt.Errorf("%q is not a credential type (one of %v)", *s, nhi.CredentialTypes())
+				return false, fmt.Errorf("%q is not a credential type (one of %v)", *s, nhi.CredentialTypes())
 			}
 			rec.CredentialType = &ct
 		}
+		return rec.CredentialType != nil, err
 	case "third_party":
 		switch b := v.(type) {
 		case nil:
 		case bool:
 			rec.ThirdParty = &b
 		default:
-			return fmt.Errorf("want a boolean, got %s", typeName(v))
+			return false, fmt.Errorf("want a boolean, got %s", typeName(v))
 		}
+		return rec.ThirdParty != nil, nil
 	case "attributes":
 		switch a := v.(type) {
 		case nil:
 		case map[string]any:
 			rec.Attributes = redactAttributes(a)
 		default:
-			return fmt.Errorf("want an object, got %s", typeName(v))
+			return false, fmt.Errorf("want an object, got %s", typeName(v))
 		}
-	default:
-		return fmt.Errorf("not a canonical field")
+		return len(rec.Attributes) > 0, nil
 	}
-	return err
+	return false, fmt.Errorf("not a canonical field")
 }
 
 func toString(v any) (*string, error) {

@@ -56,7 +56,8 @@ type StreamResult struct {
 	Duration   time.Duration `json:"duration_ns"`
 	// Nulls counts, per canonical field the stream's mapping sets (its
 	// dotted name, e.g. "owner" or "attributes.email"), the records whose
-	// value came out null. Fields never null are omitted. The contract
+	// value came out null. Every mapped field is present, zeros included, so
+	// a run that counted is told from one that did not. The contract
 	// checks compare rates against history: a field that silently goes null
 	// is drift.
 	Nulls map[string]int `json:"nulls,omitempty"`
