@@ -84,6 +84,7 @@ Start with:  spindle build examples/docs/acme-keys.yaml`,
 	root.AddCommand(a.credentialCommands()...)
 	root.AddCommand(a.auditCommands()...)
 	root.AddCommand(a.syncCmd(), a.integrationCmd(), a.driftCmd(), a.alertCmd())
+	root.AddCommand(a.scheduleCmd(), a.workerCmd(), a.jobsCmd())
 	usageErrors(root)
 	return root
 }

@@ -2,19 +2,21 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spindlehq/spindle/internal/alert"
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/contract"
 	"github.com/spindlehq/spindle/internal/governance"
-	"github.com/spindlehq/spindle/internal/integration"
 	"github.com/spindlehq/spindle/internal/lifecycle"
-	"github.com/spindlehq/spindle/internal/runtime"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
+	"github.com/spindlehq/spindle/internal/production"
+	"github.com/spindlehq/spindle/internal/store"
 	"github.com/spindlehq/spindle/internal/vault"
 )
 
@@ -85,148 +87,70 @@ func (a *app) syncRun(ctx context.Context, name string, f syncFlags) error {
 		return err
 	}
 	defer st.Close()
-	gov, err := governance.New(st.DB(), governance.Options{Audit: log})
+	env, err := productionEnv(st.DB(), st, v, log)
 	if err != nil {
 		return err
 	}
-	if err := gov.Authorize(ctx, f.as, governance.ActionSyncProduction); err != nil {
-		return err
+	env.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug})) // Sync applies --verbose
+	env.Progress = a.stderr
+	res, err := env.Sync(ctx, production.SyncRequest{Integration: name, Actor: audit.Actor{Kind: audit.ActorPerson, Name: f.as},
+		BaseURL: f.baseURL, Config: cfg, Bounds: f.bounds, Verbose: f.verbose})
+	if res != nil {
+		a.printSync(res)
 	}
-	life, err := lifecycle.New(st.DB(), lifecycle.Options{Audit: log, Vault: v, Gov: gov, Inventory: st})
-	if err != nil {
-		return err
+	if errors.Is(err, production.ErrDegraded) || errors.Is(err, production.ErrContractFailing) {
+		return &exitError{3, err}
 	}
-	// Released, verified, owned and not offboarded.
-	if err := life.Ready(ctx, name); err != nil {
-		return err
-	}
-	rel, err := gov.ReleasedSpec(ctx, name)
-	if err != nil {
-		return err
-	}
-	if _, ok, err := v.TermsAccepted(ctx, name); err != nil {
-		return err
-	} else if !ok {
-		return fmt.Errorf("no one has accepted %s's terms for %s: a person does, with `spindle terms accept %s --as PERSON`", "the vendor", name, name)
-	}
-	doc, err := integration.Load(fmt.Sprintf("%s (release %d)", name, rel.Release.ID), rel.Spec)
-	if err != nil {
-		return fmt.Errorf("the released spec of %s does not load with this build: %w", name, err)
-	}
-
-	base := f.baseURL
-	if base == "" {
-		if base, err = expandBase(doc.Spec, cfg); err != nil {
-			return err
-		}
-	}
-	actor := audit.Actor{Kind: audit.ActorPerson, Name: f.as}
-	red := runtime.NewRedactor()
-	secrets := v.Resolver(vault.Binding{Integration: name, Host: base, TokenHost: tokenHost(doc.Spec, base), Actor: actor, Redactor: red})
-	// The host as the vault binds and compares it.
-	host, err := vault.NormalizeHost(base)
-	if err != nil {
-		return fmt.Errorf("base URL %s: %w", base, err)
-	}
-	details := map[string]any{"release": rel.Release.ID, "spec_sha256": rel.Release.SpecDigest, "host": host}
-	if f.baseURL != "" {
-		details["stand_in"] = true
-	}
-	if _, err := log.Append(ctx, audit.Event{Actor: actor, Action: "sync.start", Object: "integration:" + name, Boundary: audit.BoundaryProduction, Details: details}); err != nil {
-		return err
-	}
-	rep, runErr := a.runSpec(ctx, doc, runtime.Options{BaseURL: f.baseURL, Config: cfg, Secrets: secrets, Redactor: red}, runFlags{verbose: f.verbose})
-	outcome := map[string]any{"release": rel.Release.ID, "spec_sha256": rel.Release.SpecDigest}
-	switch {
-	case rep != nil:
-		outcome["status"], outcome["records"] = rep.Status, rep.Records
-	default:
-		outcome["status"], outcome["error"] = "failed", red.String(runErr.Error())
-	}
-	if _, err := log.Append(ctx, audit.Event{Actor: actor, Action: "sync.finish", Object: "integration:" + name, Boundary: audit.BoundaryProduction, Details: outcome}); err != nil && runErr == nil {
-		return err
-	}
-	if rep == nil {
-		return runErr
-	}
-	res, err := a.checkContract(ctx, st, life, log, actor, name, doc.Spec, rep, f.bounds)
-	switch {
-	case runErr != nil:
-		return runErr
-	case err != nil:
-		return err
-	case res.Health == contract.Failing:
-		return &exitError{3, fmt.Errorf("contract failing (%s): the run finished, but the inventory it left cannot be trusted; see the checks above", strings.Join(res.Failing(), ", "))}
-	}
-	return nil
+	return err
 }
 
-// checkContract runs the live contract checks on a finished sync, records
-// the result with its audit entry (one transaction) and prints a summary.
-func (a *app) checkContract(ctx context.Context, st *sqlite.Store, life *lifecycle.Lifecycle, log *audit.Log, actor audit.Actor, name string, sp *integration.Spec, rep *runtime.Report, b contract.Bounds) (contract.Result, error) {
-	runs, err := life.ProductionRuns(ctx, name, 50)
-	if err != nil {
-		return contract.Result{}, err
-	}
-	var runID int64
-	if len(runs) > 0 && runs[0].FinishedAt.Equal(rep.FinishedAt) {
-		runID, runs = runs[0].ID, runs[1:]
-	}
-	res := contract.Check(ctx, contract.Input{Integration: name, RunID: runID, Report: rep, Spec: sp, History: runs, Bounds: b})
+// prodInventory is an opened store (SQLite or PostgreSQL) as the production
+// pipeline uses it.
+type prodInventory interface {
+	store.Store
+	lifecycle.Inventory
+}
 
-	tx, err := st.DB().BeginTx(ctx, nil)
+// productionEnv wires the production pipeline over an opened store: db is
+// its control-plane database, v the vault over it.
+func productionEnv(db *sql.DB, inv prodInventory, v *vault.Vault, log *audit.Log) (*production.Env, error) {
+	gov, err := governance.New(db, governance.Options{Audit: log})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := contract.Record(ctx, tx, res); err != nil {
-		return res, err
+	life, err := lifecycle.New(db, lifecycle.Options{Audit: log, Vault: v, Gov: gov, Inventory: inv})
+	if err != nil {
+		return nil, err
 	}
-	details := map[string]any{"health": string(res.Health), "run_id": runID, "failing": res.Failing(), "warning": res.Warning()}
-	if _, err := log.AppendTx(ctx, tx, audit.Event{Actor: actor, Action: "contract.check", Object: "integration:" + name, Boundary: audit.BoundaryProduction, Details: details}); err != nil {
-		return res, err
-	}
-	if err := tx.Commit(); err != nil {
-		return res, fmt.Errorf("recording the contract check of %s: %w", name, err)
-	}
+	return &production.Env{DB: db, Inventory: inv, Vault: v, Gov: gov, Life: life, Audit: log, Alerts: alert.New(db, alert.Options{Vault: v})}, nil
+}
 
+// printSync reports a sync: the run's streams, the contract checks that
+// judged it, and the alert they raised (a delivery failure is reported on
+// stderr; it never changes the exit status).
+func (a *app) printSync(res *production.SyncResult) {
+	if res.Report != nil {
+		a.printReport(res.Report, res.Redactor)
+	}
 	w := a.stdout
 	if a.jsonOut {
 		w = a.stderr // stdout holds the report's JSON
 	}
-	fmt.Fprintln(w, res.Summary())
-	for _, c := range res.Checks {
-		if c.Status == contract.Fail || c.Status == contract.Warn {
-			fmt.Fprintf(w, "  %s %s: %s\n", c.Status, c.ID, c.Message)
+	if c := res.Contract; c != nil {
+		fmt.Fprintln(w, c.Summary())
+		for _, f := range c.Checks {
+			if f.Status == contract.Fail || f.Status == contract.Warn {
+				fmt.Fprintf(w, "  %s %s: %s\n", f.Status, f.ID, f.Message)
+			}
+		}
+		if res.AlertAuditErr != nil {
+			fmt.Fprintf(a.stderr, "spindle: %v\n", res.AlertAuditErr)
+		}
+		switch {
+		case res.AlertErr != nil:
+			fmt.Fprintf(a.stderr, "spindle: alerting %s: %v\n", c.Integration, res.AlertErr)
+		case len(res.Alert.Deliveries) > 0:
+			fmt.Fprintf(w, "alert %s: sent to %d webhook(s)\n", res.Alert.Kind, len(res.Alert.Deliveries))
 		}
 	}
-	a.notifyAlerts(ctx, st, log, actor, res) // issue 6: fail loudly; a delivery failure never changes the exit code
-	return res, nil
-}
-
-// expandBase is the spec's base URL with its {config.x} inputs filled: the
-// host the credential must be bound to.
-func expandBase(sp *integration.Spec, cfg map[string]string) (string, error) {
-	return integration.Expand(sp.Connection.BaseURL, func(ref string) (string, error) {
-		name := strings.TrimPrefix(ref, integration.VarConfig+".")
-		if v, ok := cfg[name]; ok {
-			return v, nil
-		}
-		if cv, ok := sp.Connection.Config[name]; ok && cv.Default != "" {
-			return cv.Default, nil
-		}
-		return "", fmt.Errorf("connection.base_url needs config %s: pass --config %s=VALUE", name, name)
-	}, func(s string) string { return s })
-}
-
-// tokenHost is where an oauth2 token request goes: an absolute token_url,
-// else the base URL.
-func tokenHost(sp *integration.Spec, base string) string {
-	if sp.Connection.Auth.Type != integration.AuthOAuth2ClientCredentials {
-		return ""
-	}
-	if tu := sp.Connection.Auth.TokenURL; strings.Contains(tu, "://") {
-		return tu
-	}
-	return base
 }
