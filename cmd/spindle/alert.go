@@ -16,7 +16,6 @@ import (
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/contract"
 	"github.com/spindlehq/spindle/internal/governance"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 	"github.com/spindlehq/spindle/internal/vault"
 )
 
@@ -81,13 +80,8 @@ func (a *app) newNotifier(db *sql.DB, identityFile string) (*alert.Notifier, err
 
 // openAlert opens the database with its audit log, governance and
 // notifier. The caller closes the store.
-func (a *app) openAlert(ctx context.Context, identityFile string, mustExist bool) (*sqlite.Store, *governance.Service, *audit.Log, *alert.Notifier, error) {
-	if mustExist {
-		if _, err := os.Stat(a.dbPath); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("no database at %s: add a webhook with `spindle alert add` first, or pass --db", a.dbPath)
-		}
-	}
-	st, err := sqlite.Open(ctx, a.dbPath)
+func (a *app) openAlert(ctx context.Context, identityFile string, mustExist bool) (database, *governance.Service, *audit.Log, *alert.Notifier, error) {
+	st, err := a.openDB(ctx, mustExist, "no database at %s: add a webhook with `spindle alert add` first, or pass --db")
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -201,8 +195,8 @@ func (a *app) alertListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			out := []alertTarget{}
-			if _, err := os.Stat(a.dbPath); err == nil {
-				st, err := sqlite.Open(ctx, a.dbPath)
+			if a.haveDB() {
+				st, err := a.openDB(ctx, true, "")
 				if err != nil {
 					return err
 				}
@@ -306,8 +300,8 @@ func (a *app) alertIncidentsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			incs := []alert.Incident{}
-			if _, err := os.Stat(a.dbPath); err == nil {
-				st, err := sqlite.Open(ctx, a.dbPath)
+			if a.haveDB() {
+				st, err := a.openDB(ctx, true, "")
 				if err != nil {
 					return err
 				}
@@ -343,61 +337,4 @@ func (a *app) alertIncidentsCmd() *cobra.Command {
 	c.Flags().BoolVar(&openOnly, "open", false, "only the unresolved incidents")
 	c.Flags().StringVar(&integration, "integration", "", "only this integration's incidents")
 	return c
-}
-
-// notifyAlerts sends the alerts a recorded contract result calls for and
-// audits what was sent (alert.send) or what failed (alert.fail). A failed
-// delivery is reported on stderr; it never changes the command's outcome,
-// which the health alone decides.
-func (a *app) notifyAlerts(ctx context.Context, st *sqlite.Store, log *audit.Log, actor audit.Actor, res contract.Result) {
-	// The vault opens the sealed URLs. Its identity is found the default
-	// way ($SPINDLE_VAULT_IDENTITY, …_FILE, vault.key beside --db): a
-	// sync's --vault-identity does not reach this call.
-	n, err := a.newNotifier(st.DB(), "")
-	if err != nil {
-		fmt.Fprintf(a.stderr, "spindle: alerting %s: %v\n", res.Integration, err)
-		return
-	}
-	out, err := n.Notify(ctx, res)
-	if out.Kind == alert.KindNone && err == nil {
-		return
-	}
-	action := "alert.send"
-	if err != nil {
-		action = "alert.fail"
-	}
-	details := map[string]any{"kind": out.Kind, "health": string(res.Health), "run_id": res.RunID}
-	var ids []int64
-	for _, inc := range out.Incidents {
-		ids = append(ids, inc.ID)
-	}
-	details["incidents"] = ids
-	var ds []map[string]any
-	for _, d := range out.Deliveries {
-		m := map[string]any{"target": d.Target, "endpoint": d.Endpoint, "attempts": d.Attempts, "status": d.Status}
-		if d.Error != "" {
-			m["error"] = d.Error
-		}
-		ds = append(ds, m)
-	}
-	details["deliveries"] = ds
-	if err != nil {
-		details["error"] = err.Error()
-	}
-	if len(ds) > 0 || err != nil {
-		if _, aerr := log.Append(ctx, audit.Event{Actor: actor, Action: action, Object: "integration:" + res.Integration, Boundary: audit.BoundaryProduction, Details: details}); aerr != nil {
-			fmt.Fprintf(a.stderr, "spindle: audit the alert of %s: %v\n", res.Integration, aerr)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(a.stderr, "spindle: alerting %s: %v\n", res.Integration, err)
-		return
-	}
-	if len(out.Deliveries) > 0 {
-		w := a.stdout
-		if a.jsonOut {
-			w = a.stderr
-		}
-		fmt.Fprintf(w, "alert %s: sent to %d webhook(s)\n", out.Kind, len(out.Deliveries))
-	}
 }

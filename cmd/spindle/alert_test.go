@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/spindlehq/spindle/internal/alert"
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/contract"
+	"github.com/spindlehq/spindle/internal/production"
 	"github.com/spindlehq/spindle/internal/store/sqlite"
 	"github.com/spindlehq/spindle/internal/vault"
 )
@@ -157,30 +157,30 @@ func newWebhook(t *testing.T) *webhook {
 
 func (w *webhook) url(name string) string { return w.srv.URL + "/hook/" + name + "/" + slackToken }
 
-// alertSync is the sync side of alerting on db: notifyAlerts as sync
-// calls it, with stdout and stderr kept.
+// alertSync is the sync side of alerting on db: the production
+// pipeline's Notify, printed as spindle sync prints it.
 type alertSync struct {
 	t              *testing.T
 	a              *app
-	st             *sqlite.Store
-	log            *audit.Log
 	stdout, stderr bytes.Buffer
 }
 
 func newAlertSync(t *testing.T, db string) *alertSync {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s := &alertSync{t: t, st: st, log: audit.New(st.DB(), audit.Options{})}
+	s := &alertSync{t: t}
 	s.a = &app{stdout: &s.stdout, stderr: &s.stderr, dbPath: db}
 	return s
 }
 
 func (s *alertSync) notify(r contract.Result) {
-	s.a.notifyAlerts(s.t.Context(), s.st, s.log, audit.Actor{Kind: audit.ActorPerson, Name: "olivia"}, r)
+	s.t.Helper()
+	b, err := s.a.openBackend(s.t.Context(), "", true)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer b.Close()
+	out, derr, aerr := b.env.Notify(s.t.Context(), audit.Actor{Kind: audit.ActorPerson, Name: "olivia"}, "", r)
+	s.a.printSync(&production.SyncResult{Contract: &r, Alert: out, AlertErr: derr, AlertAuditErr: aerr})
 }
 
 func checked(h contract.Health, status contract.Status, ids ...string) contract.Result {

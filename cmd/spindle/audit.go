@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/spindlehq/spindle/internal/agent"
 	"github.com/spindlehq/spindle/internal/audit"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
 // auditCommands registers `spindle audit log` and `spindle audit verify`.
@@ -44,10 +42,7 @@ or a reordering anywhere breaks the chain.`,
 // verifying a log that was never written is a mistake in --db, not an
 // empty log.
 func (a *app) openAuditLog(cmd *cobra.Command) (*audit.Log, func() error, error) {
-	if _, err := os.Stat(a.dbPath); err != nil {
-		return nil, nil, fmt.Errorf("no database at %s: nothing was audited there; pass --db (or set SPINDLE_DB) to the database your builds and approvals wrote", a.dbPath)
-	}
-	st, err := sqlite.Open(cmd.Context(), a.dbPath)
+	st, err := a.openDB(cmd.Context(), true, "no database at %s: nothing was audited there; pass --db (or set SPINDLE_DB) to the database your builds and approvals wrote")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -262,7 +257,7 @@ func (a *app) auditBuild(ctx context.Context, out *agent.Outcome) error {
 	if out == nil {
 		return errors.New("audit the build: no outcome to record")
 	}
-	st, err := sqlite.Open(ctx, a.dbPath)
+	st, err := a.openDB(ctx, false, "")
 	if err != nil {
 		return fmt.Errorf("audit the build: %w", err)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/integration"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 	"github.com/spindlehq/spindle/internal/vault"
 )
 
@@ -34,13 +33,8 @@ func (a *app) credentialCommands() []*cobra.Command {
 // $SPINDLE_VAULT_IDENTITY_FILE, then vault.key beside the database. With
 // mustExist a missing database is an error instead of a new empty one, so
 // reading commands never create files. The caller closes the store.
-func (a *app) openVault(ctx context.Context, identityFile string, mustExist bool) (*sqlite.Store, *vault.Vault, *audit.Log, error) {
-	if mustExist {
-		if _, err := os.Stat(a.dbPath); err != nil {
-			return nil, nil, nil, fmt.Errorf("no database at %s: provision a credential with `spindle credential set` first, or pass --db", a.dbPath)
-		}
-	}
-	st, err := sqlite.Open(ctx, a.dbPath)
+func (a *app) openVault(ctx context.Context, identityFile string, mustExist bool) (database, *vault.Vault, *audit.Log, error) {
+	st, err := a.openDB(ctx, mustExist, "no database at %s: provision a credential with `spindle credential set` first, or pass --db")
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +14,6 @@ import (
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/integration"
 	"github.com/spindlehq/spindle/internal/rebuild"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
 func (a *app) driftCmd() *cobra.Command {
@@ -118,13 +116,8 @@ func (a *app) printDrift(r *drift.Report) {
 // openDrift opens the database at --db with its audit log and governance;
 // drift checks and pinning also need the database itself (pinned_docs).
 // With mustExist a missing database is an error instead of a new one.
-func (a *app) openDrift(ctx context.Context, mustExist bool) (*sqlite.Store, *governance.Service, *audit.Log, error) {
-	if mustExist {
-		if _, err := os.Stat(a.dbPath); err != nil {
-			return nil, nil, nil, fmt.Errorf("no database at %s: nothing was released there; pass --db (or set SPINDLE_DB) to the database your releases are in", a.dbPath)
-		}
-	}
-	st, err := sqlite.Open(ctx, a.dbPath)
+func (a *app) openDrift(ctx context.Context, mustExist bool) (database, *governance.Service, *audit.Log, error) {
+	st, err := a.openDB(ctx, mustExist, "no database at %s: nothing was released there; pass --db (or set SPINDLE_DB) to the database your releases are in")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -262,7 +255,7 @@ func (a *app) printCheck(r *drift.CheckResult, rb *rebuild.Result, askedRebuild 
 // changed since the build is refused; one that cannot be read at all is
 // a warning (the proposal goes ahead, and drift checks of it will say
 // there is no pinned doc).
-func (a *app) pinProposalDoc(ctx context.Context, st *sqlite.Store, g *governance.Service, log *audit.Log, dir string, in governance.ProposeInput) error {
+func (a *app) pinProposalDoc(ctx context.Context, st database, g *governance.Service, log *audit.Log, dir string, in governance.ProposeInput) error {
 	doc, err := integration.Parse(governance.BundleSpec, in.Spec)
 	if err != nil {
 		return nil // Propose says what is wrong with the spec

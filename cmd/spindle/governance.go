@@ -16,7 +16,6 @@ import (
 
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/governance"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
 // governanceCommands registers the release gate: propose, review, approve,
@@ -29,12 +28,7 @@ func (a *app) governanceCommands() []*cobra.Command {
 // With mustExist a missing database is an error instead of a new empty
 // one, so reading and deciding never create files.
 func (a *app) openGov(cmd *cobra.Command, mustExist bool) (*governance.Service, func() error, error) {
-	if mustExist {
-		if _, err := os.Stat(a.dbPath); err != nil {
-			return nil, nil, fmt.Errorf("no database at %s: nothing was proposed there; pass --db (or set SPINDLE_DB) to the database your proposals went to", a.dbPath)
-		}
-	}
-	st, err := sqlite.Open(cmd.Context(), a.dbPath)
+	st, err := a.openDB(cmd.Context(), mustExist, "no database at %s: nothing was proposed there; pass --db (or set SPINDLE_DB) to the database your proposals went to")
 	if err != nil {
 		return nil, nil, err
 	}

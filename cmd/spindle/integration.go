@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/lifecycle"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
 // integrationCmd is the lifecycle: `integration list` and `integration
@@ -39,8 +37,8 @@ offboarded.`,
 // lifecycle over it. Neither command decrypts a secret, so the vault's
 // identity is never read. A missing database is an error: listing or
 // offboarding must not create one.
-func (a *app) openLifecycle(ctx context.Context) (*sqlite.Store, *lifecycle.Lifecycle, error) {
-	if _, err := os.Stat(a.dbPath); err != nil {
+func (a *app) openLifecycle(ctx context.Context) (database, *lifecycle.Lifecycle, error) {
+	if !a.haveDB() {
 		return nil, nil, fmt.Errorf("no database at %s: nothing was proposed, released or credentialed there; pass --db (or set SPINDLE_DB) to the database your integrations are in", a.dbPath)
 	}
 	st, v, log, err := a.openVault(ctx, "", true)

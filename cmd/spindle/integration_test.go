@@ -8,13 +8,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/spindlehq/spindle/internal/audit"
-	"github.com/spindlehq/spindle/internal/governance"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spindlehq/spindle/internal/audit"
+	"github.com/spindlehq/spindle/internal/governance"
 
 	"github.com/spindlehq/spindle/internal/lifecycle"
 	"github.com/spindlehq/spindle/internal/nhi"

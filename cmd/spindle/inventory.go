@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -11,14 +10,10 @@ import (
 
 	"github.com/spindlehq/spindle/internal/nhi"
 	"github.com/spindlehq/spindle/internal/store"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
 func (a *app) openStore(cmd *cobra.Command) (store.Store, error) {
-	if _, err := os.Stat(a.dbPath); err != nil {
-		return nil, fmt.Errorf("no inventory at %s: run `spindle example run` or `spindle run SPEC` first, or pass --db", a.dbPath)
-	}
-	return sqlite.Open(cmd.Context(), a.dbPath)
+	return a.openDB(cmd.Context(), true, "no inventory at %s: run `spindle example run` or `spindle run SPEC` first, or pass --db")
 }
 
 func (a *app) inventoryCmd() *cobra.Command {

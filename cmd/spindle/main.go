@@ -54,6 +54,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 type app struct {
 	stdout, stderr io.Writer
 	dbPath         string
+	pgURL          string // --postgres; see postgresURL
 	jsonOut        bool
 }
 
@@ -75,6 +76,7 @@ Start with:  spindle build examples/docs/acme-keys.yaml`,
 		defDB = "spindle.db"
 	}
 	root.PersistentFlags().StringVar(&a.dbPath, "db", defDB, "inventory database file (SQLite); env SPINDLE_DB")
+	root.PersistentFlags().StringVar(&a.pgURL, "postgres", "", "use the PostgreSQL database at this URL instead of --db, shared by several workers (env SPINDLE_POSTGRES; the URL is never printed)")
 	root.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print machine-readable JSON on stdout")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{2, fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}

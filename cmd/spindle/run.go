@@ -21,7 +21,6 @@ import (
 	"github.com/spindlehq/spindle/internal/nhi"
 	"github.com/spindlehq/spindle/internal/runtime"
 	"github.com/spindlehq/spindle/internal/store"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
 )
 
 type runFlags struct {
@@ -123,10 +122,10 @@ func (a *app) runSpec(ctx context.Context, doc *integration.Document, opts runti
 
 	var sinks multiSink
 	var st store.Store
-	if a.dbPath != "" {
-		s, err := sqlite.Open(ctx, a.dbPath)
+	if a.dbPath != "" || a.postgresURL() != "" {
+		s, err := a.openDB(ctx, false, "")
 		if err != nil {
-			return nil, fmt.Errorf("open inventory %s: %w", a.dbPath, err)
+			return nil, fmt.Errorf("open inventory: %w", err)
 		}
 		defer s.Close()
 		st = s

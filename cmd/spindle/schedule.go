@@ -14,7 +14,6 @@ import (
 
 // scheduleCmd manages the schedules `spindle worker` syncs by.
 func (a *app) scheduleCmd() *cobra.Command {
-	var pg string
 	c := &cobra.Command{
 		Use:   "schedule",
 		Short: "How often each integration is synced in production, and on whose authority",
@@ -26,12 +25,11 @@ lost the right, or whose integration was offboarded, stops itself — the
 integration's health says why and the webhooks are alerted — until a
 person sets it again.`,
 	}
-	c.PersistentFlags().StringVar(&pg, "postgres", "", "use the PostgreSQL store at this URL instead of --db (env SPINDLE_POSTGRES; the URL is never printed)")
-	c.AddCommand(a.scheduleSetCmd(&pg), a.scheduleListCmd(&pg), a.scheduleRemoveCmd(&pg))
+	c.AddCommand(a.scheduleSetCmd(), a.scheduleListCmd(), a.scheduleRemoveCmd())
 	return c
 }
 
-func (a *app) scheduleSetCmd(pg *string) *cobra.Command {
+func (a *app) scheduleSetCmd() *cobra.Command {
 	var as, baseURL string
 	var every time.Duration
 	var config []string
@@ -62,7 +60,7 @@ says otherwise.`,
 				return &exitError{2, err}
 			}
 			ctx := cmd.Context()
-			be, err := a.openBackend(ctx, a.postgresURL(*pg), "", false)
+			be, err := a.openBackend(ctx, "", false)
 			if err != nil {
 				return err
 			}
@@ -104,7 +102,7 @@ type scheduleRow struct {
 	Reason      string            `json:"suspended_reason,omitempty"`
 }
 
-func (a *app) scheduleListCmd(pg *string) *cobra.Command {
+func (a *app) scheduleListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list [--json]",
 		Short: "List the schedules: interval, who set them, next run, and whether they stopped",
@@ -112,9 +110,8 @@ func (a *app) scheduleListCmd(pg *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			rows := []scheduleRow{}
-			url := a.postgresURL(*pg)
-			if url != "" || fileExists(a.dbPath) {
-				be, err := a.openBackend(ctx, url, "", true)
+			if a.haveDB() {
+				be, err := a.openBackend(ctx, "", true)
 				if err != nil {
 					return err
 				}
@@ -156,7 +153,7 @@ func (a *app) scheduleListCmd(pg *string) *cobra.Command {
 	}
 }
 
-func (a *app) scheduleRemoveCmd(pg *string) *cobra.Command {
+func (a *app) scheduleRemoveCmd() *cobra.Command {
 	var as string
 	c := &cobra.Command{
 		Use:   "remove NAME --as PERSON",
@@ -168,7 +165,7 @@ func (a *app) scheduleRemoveCmd(pg *string) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			be, err := a.openBackend(ctx, a.postgresURL(*pg), "", true)
+			be, err := a.openBackend(ctx, "", true)
 			if err != nil {
 				return err
 			}

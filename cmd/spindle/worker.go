@@ -14,12 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/spindlehq/spindle/internal/audit"
-	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/jobs"
 	"github.com/spindlehq/spindle/internal/production"
 	"github.com/spindlehq/spindle/internal/store/postgres"
-	"github.com/spindlehq/spindle/internal/vault"
 )
 
 // backend is an opened store (SQLite file or PostgreSQL database) with the
@@ -41,96 +38,46 @@ func (b *backend) Close() {
 	}
 }
 
-// openBackend opens the store: PostgreSQL when pgURL is set, else the
-// SQLite file --db (which must exist when mustExist).
-func (a *app) openBackend(ctx context.Context, pgURL, identity string, mustExist bool) (*backend, error) {
-	if pgURL != "" {
-		return a.openPostgres(ctx, pgURL, identity)
-	}
+// openBackend opens the store (--postgres, else the SQLite file --db,
+// which must exist when mustExist) with the production pipeline over it.
+func (a *app) openBackend(ctx context.Context, identity string, mustExist bool) (*backend, error) {
 	st, v, log, err := a.openVault(ctx, identity, mustExist)
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{what: "sqlite " + a.dbPath, jobsPath: jobs.SQLitePath(a.dbPath), closers: []func() error{st.Close}}
+	b := &backend{closers: []func() error{st.Close}}
 	if b.env, err = productionEnv(st.DB(), st, v, log); err != nil {
 		b.Close()
 		return nil, err
 	}
-	b.queue = func(ctx context.Context, cfg jobs.Config) (*jobs.Queue, error) {
-		db, _, err := jobs.OpenSQLite(ctx, a.dbPath)
-		if err != nil {
-			return nil, err
+	switch st := st.(type) {
+	case *postgres.Store:
+		b.what = "postgres"
+		b.queue = func(ctx context.Context, cfg jobs.Config) (*jobs.Queue, error) {
+			return jobs.NewPostgres(ctx, st.Pool(), b.env, cfg)
 		}
-		b.closers = append(b.closers, db.Close)
-		return jobs.NewSQLite(ctx, db, b.env, cfg)
-	}
-	return b, nil
-}
-
-// openPostgres opens the PostgreSQL store, its vault keyed like the
-// SQLite one (the identity from the flag, the environment, or vault.key
-// beside --db).
-func (a *app) openPostgres(ctx context.Context, pgURL, identity string) (*backend, error) {
-	st, err := postgres.Open(ctx, pgURL)
-	if err != nil {
-		return nil, err
-	}
-	b := &backend{what: "postgres", closers: []func() error{st.Close}}
-	log := audit.New(st.DB(), audit.Options{})
-	gov, err := governance.New(st.DB(), governance.Options{Audit: log})
-	if err != nil {
-		b.Close()
-		return nil, err
-	}
-	o := vault.Options{Audit: log, Authorize: func(ctx context.Context, person, action string) error {
-		return gov.Authorize(ctx, person, governance.Action(action))
-	}}
-	switch {
-	case identity != "":
-		o.IdentityFile = identity
-	case strings.TrimSpace(os.Getenv(vault.EnvIdentity)) != "":
-		o.IdentityValue = os.Getenv(vault.EnvIdentity)
-	case strings.TrimSpace(os.Getenv(vault.EnvIdentityFile)) != "":
-		o.IdentityFile = strings.TrimSpace(os.Getenv(vault.EnvIdentityFile))
 	default:
-		o.IdentityFile = vault.DefaultIdentityFile(a.dbPath)
-	}
-	v, err := vault.Open(st.DB(), o)
-	if err != nil {
-		b.Close()
-		return nil, err
-	}
-	if b.env, err = productionEnv(st.DB(), st, v, log); err != nil {
-		b.Close()
-		return nil, err
-	}
-	b.queue = func(ctx context.Context, cfg jobs.Config) (*jobs.Queue, error) {
-		return jobs.NewPostgres(ctx, st.Pool(), b.env, cfg)
+		b.what, b.jobsPath = "sqlite "+a.dbPath, jobs.SQLitePath(a.dbPath)
+		b.queue = func(ctx context.Context, cfg jobs.Config) (*jobs.Queue, error) {
+			db, _, err := jobs.OpenSQLite(ctx, a.dbPath)
+			if err != nil {
+				return nil, err
+			}
+			b.closers = append(b.closers, db.Close)
+			return jobs.NewSQLite(ctx, db, b.env, cfg)
+		}
 	}
 	return b, nil
-}
-
-// postgresFlag adds --postgres (default $SPINDLE_POSTGRES) to c.
-func postgresFlag(c *cobra.Command, p *string) {
-	c.Flags().StringVar(p, "postgres", "", "use the PostgreSQL store at this URL instead of --db (env SPINDLE_POSTGRES; the URL is never printed)")
-}
-
-// postgresURL is --postgres, else $SPINDLE_POSTGRES (read here, not as the
-// flag's default, so --help never shows a URL that may hold a password).
-func (a *app) postgresURL(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	return os.Getenv("SPINDLE_POSTGRES")
 }
 
 type workerFlags struct {
 	concurrency int
 	queues      []string
-	postgres    string
 	identity    string
 	grace       time.Duration
 	tick        time.Duration
+	jobTimeout  time.Duration
+	rescue      time.Duration
 	rebuildDir  string
 }
 
@@ -176,9 +123,10 @@ stderr, JSON with --json; they never carry a credential.`,
 	c.Flags().StringSliceVar(&f.queues, "queues", jobs.Queues(), "queues to work: "+strings.Join(jobs.Queues(), ", "))
 	c.Flags().DurationVar(&f.grace, "grace", time.Minute, "on SIGINT/SIGTERM, how long running jobs may finish before they are cancelled")
 	c.Flags().DurationVar(&f.tick, "tick", jobs.DefaultTickEvery, "how often the scheduler looks for due syncs")
+	c.Flags().DurationVar(&f.jobTimeout, "job-timeout", jobs.DefaultJobTimeout, "a job running longer is cancelled (and retried)")
+	c.Flags().DurationVar(&f.rescue, "rescue-after", 0, "a job still marked running after this long is taken to have lost its worker (killed, machine gone) and retried; more than --job-timeout (default --job-timeout + 1h)")
 	c.Flags().StringVar(&f.rebuildDir, "rebuild-dir", "", "where rebuild bundles are written (default: rebuilds/ beside --db)")
 	c.Flags().StringVar(&f.identity, "vault-identity", "", "age identity file of the vault (default: $SPINDLE_VAULT_IDENTITY, $SPINDLE_VAULT_IDENTITY_FILE, or vault.key beside --db)")
-	postgresFlag(c, &f.postgres)
 	return c
 }
 
@@ -197,8 +145,14 @@ func (a *app) workerRun(ctx context.Context, f workerFlags) error {
 	if f.tick < time.Second {
 		return &exitError{2, fmt.Errorf("--tick %s: want 1s or more", f.tick)}
 	}
+	if f.jobTimeout <= 0 {
+		return &exitError{2, fmt.Errorf("--job-timeout %s: want a positive duration", f.jobTimeout)}
+	}
+	if f.rescue != 0 && f.rescue <= f.jobTimeout {
+		return &exitError{2, fmt.Errorf("--rescue-after %s must be longer than --job-timeout %s: a job still within its timeout may be running fine", f.rescue, f.jobTimeout)}
+	}
 	log := a.logger()
-	b, err := a.openBackend(ctx, a.postgresURL(f.postgres), f.identity, true)
+	b, err := a.openBackend(ctx, f.identity, true)
 	if err != nil {
 		return err
 	}
@@ -207,7 +161,7 @@ func (a *app) workerRun(ctx context.Context, f workerFlags) error {
 	if dir == "" {
 		dir = filepath.Join(filepath.Dir(a.dbPath), "rebuilds")
 	}
-	q, err := b.queue(ctx, jobs.Config{Concurrency: f.concurrency, Queues: f.queues, TickEvery: f.tick, Periodic: true, RebuildDir: dir, Logger: log})
+	q, err := b.queue(ctx, jobs.Config{Concurrency: f.concurrency, Queues: f.queues, TickEvery: f.tick, Periodic: true, RebuildDir: dir, Logger: log, JobTimeout: f.jobTimeout, RescueAfter: f.rescue})
 	if err != nil {
 		return err
 	}
@@ -239,7 +193,6 @@ func (a *app) workerRun(ctx context.Context, f workerFlags) error {
 }
 
 func (a *app) jobsCmd() *cobra.Command {
-	var pg string
 	var limit int
 	var states []string
 	c := &cobra.Command{Use: "jobs", Short: "Background jobs (River): what ran, what waits, what failed"}
@@ -255,7 +208,7 @@ func (a *app) jobsCmd() *cobra.Command {
 			}
 			ctx := cmd.Context()
 			out := []jobs.Job{}
-			pg := a.postgresURL(pg)
+			pg := a.postgresURL()
 			if pg != "" || fileExists(jobs.SQLitePath(a.dbPath)) {
 				var err error
 				if out, err = a.listJobs(ctx, pg, limit, states); err != nil {
@@ -280,7 +233,6 @@ func (a *app) jobsCmd() *cobra.Command {
 	}
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many jobs")
 	list.Flags().StringSliceVar(&states, "state", nil, "only jobs in these states (available, running, retryable, completed, discarded, cancelled, scheduled)")
-	postgresFlag(list, &pg)
 	c.AddCommand(list)
 	return c
 }
