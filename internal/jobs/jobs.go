@@ -273,17 +273,41 @@ func SQLitePath(storePath string) string {
 // schema migrated. env may be nil for a Queue that only enqueues and lists
 // (no queues to work).
 func NewSQLite(ctx context.Context, db *sql.DB, env *production.Env, cfg Config) (*Queue, error) {
-	return newQueue(ctx, riversqlite.New(db), "sqlite", env, cfg)
+	return newQueue(ctx, riversqlite.New(db), "sqlite", nil, env, cfg)
 }
 
 // NewPostgres is a Queue on PostgreSQL, River's tables in the pool's
 // database (the store's), with its schema migrated. Several processes may
 // run one each: River elects one leader for the tick and shares the jobs.
 func NewPostgres(ctx context.Context, pool *pgxpool.Pool, env *production.Env, cfg Config) (*Queue, error) {
-	return newQueue(ctx, riverpgxv5.New(pool), "postgres", env, cfg)
+	return newQueue(ctx, riverpgxv5.New(pool), "postgres", migrationLock(pool), env, cfg)
 }
 
-func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], backend string, env *production.Env, cfg Config) (*Queue, error) {
+// riverMigrationLock keys the session advisory lock held while River's
+// schema is migrated: workers started together would otherwise race to
+// create the same tables, and all but one fail.
+const riverMigrationLock int64 = 0x5350494e52495645 // "SPINRIVE"
+
+// migrationLock takes riverMigrationLock on a connection of its own and
+// returns its release.
+func migrationLock(pool *pgxpool.Pool) func(context.Context) (func(), error) {
+	return func(ctx context.Context) (func(), error) {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: lock River's migrations: %w", err)
+		}
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", riverMigrationLock); err != nil {
+			conn.Release()
+			return nil, fmt.Errorf("jobs: lock River's migrations: %w", err)
+		}
+		return func() {
+			conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", riverMigrationLock) //nolint:errcheck // the session ends with the connection anyway
+			conn.Release()
+		}, nil
+	}
+}
+
+func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], backend string, lock func(context.Context) (func(), error), env *production.Env, cfg Config) (*Queue, error) {
 	cfg = cfg.withDefaults()
 	for _, q := range cfg.Queues {
 		if !slices.Contains(Queues(), q) {
@@ -296,7 +320,17 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], back
 	if slices.Contains(cfg.Queues, QueueRebuild) && cfg.RebuildDir == "" {
 		return nil, errors.New("jobs: the rebuild queue needs a directory for the rebuild bundles (Config.RebuildDir)")
 	}
-	if err := Migrate(ctx, driver); err != nil {
+	if lock != nil {
+		unlock, err := lock(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = Migrate(ctx, driver)
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+	} else if err := Migrate(ctx, driver); err != nil {
 		return nil, err
 	}
 	q := &Queue{env: env, cfg: cfg, log: cfg.Logger, Backend: backend}
