@@ -186,7 +186,7 @@ func (s *Store) runs(ctx context.Context, source string, limit int) ([]store.Run
 			return nil
 		}
 		srows, err := tx.QueryContext(ctx, `
-SELECT run_id, stream, outcome, records, pages, requests, retries, stop_reason, errors, duration_ns
+SELECT run_id, stream, outcome, records, pages, requests, retries, stop_reason, errors, duration_ns, nulls
 FROM sync_streams WHERE run_id IN (SELECT id FROM sync_runs`+selected+`)
 ORDER BY run_id, ord`, args...)
 		if err != nil {
@@ -199,16 +199,22 @@ ORDER BY run_id, ord`, args...)
 				sr       store.StreamResult
 				outcome  string
 				errs     sql.NullString
+				nulls    sql.NullString
 				duration int64
 			)
 			if err := srows.Scan(&runID, &sr.Stream, &outcome, &sr.Records, &sr.Pages, &sr.Requests, &sr.Retries,
-				&sr.StopReason, &errs, &duration); err != nil {
+				&sr.StopReason, &errs, &duration, &nulls); err != nil {
 				return fmt.Errorf("store: read run stream: %w", err)
 			}
 			sr.Outcome, sr.Duration = store.Outcome(outcome), time.Duration(duration)
 			if errs.Valid {
 				if err := json.Unmarshal([]byte(errs.String), &sr.Errors); err != nil {
 					return fmt.Errorf("store: run %d stream %s has corrupt errors: %w", runID, sr.Stream, err)
+				}
+			}
+			if nulls.Valid {
+				if err := json.Unmarshal([]byte(nulls.String), &sr.Nulls); err != nil {
+					return fmt.Errorf("store: run %d stream %s has corrupt null counts: %w", runID, sr.Stream, err)
 				}
 			}
 			if i, ok := index[runID]; ok {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,8 +61,8 @@ UPDATE entities SET presence = 'unverified', presence_since = ?
 WHERE source = ? AND stream = ? AND last_run_id <> ? AND presence = 'present'`
 
 	insertStreamSQL = `
-INSERT INTO sync_streams (run_id, stream, ord, outcome, records, pages, requests, retries, stop_reason, errors, duration_ns)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+INSERT INTO sync_streams (run_id, stream, ord, outcome, records, pages, requests, retries, stop_reason, errors, duration_ns, nulls)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 var errFinished = errors.New("store: this sync run was already committed or rolled back; begin a new one")
@@ -244,14 +245,28 @@ func (r *syncRun) EndStream(ctx context.Context, res store.StreamResult) error {
 		}
 		errs = string(b)
 	}
+	var nulls any
+	if len(res.Nulls) > 0 {
+		b, err := json.Marshal(res.Nulls)
+		if err != nil {
+			return fmt.Errorf("store: end stream %q: encode null counts: %w", res.Stream, err)
+		}
+		nulls = string(b)
+	}
 	if _, err := r.insertStream.ExecContext(ctx, r.runID, res.Stream, len(r.streams), string(res.Outcome),
-		res.Records, res.Pages, res.Requests, res.Retries, res.StopReason, errs, int64(res.Duration)); err != nil {
+		res.Records, res.Pages, res.Requests, res.Retries, res.StopReason, errs, int64(res.Duration), nulls); err != nil {
 		return r.txErr(fmt.Sprintf("record stream %q", res.Stream), err)
 	}
 	r.ended[res.Stream] = true
-	res.Errors = append([]string(nil), res.Errors...) // the caller may reuse its slice
+	// The caller may reuse its slice and map; empty ones become nil, as
+	// Runs reads them back.
+	res.Errors = append([]string(nil), res.Errors...)
 	if len(res.Errors) == 0 {
-		res.Errors = nil // as Runs reads it back
+		res.Errors = nil
+	}
+	res.Nulls = maps.Clone(res.Nulls)
+	if len(res.Nulls) == 0 {
+		res.Nulls = nil
 	}
 	r.streams = append(r.streams, res)
 	return nil

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RelationshipsReplacedFirstSeenKept", testRelationships},
 		{"RunsRecordStreamsAndStatus", testRuns},
 		{"RunStatusFromOutcomes", testRunStatus},
+		{"StreamNullCountsKept", testStreamNulls},
 		{"InvalidRecordRejected", testInvalidRecord},
 		{"BadCallsRejected", testBadCalls},
 		{"QueryFiltersAndOrder", testQuery},
@@ -637,7 +638,7 @@ func runs(t *testing.T, st store.Store, source string) []store.Run {
 
 func testRuns(t *testing.T, st store.Store) {
 	keys := store.StreamResult{Stream: "keys", Outcome: store.Complete, Records: 2, Pages: 1, Requests: 3, Retries: 2,
-		Duration: 1500 * time.Millisecond}
+		Duration: 1500 * time.Millisecond, Nulls: map[string]int{"owner": 2, "attributes.email": 1, "name": 0}}
 	hooks := store.StreamResult{Stream: "hooks", Outcome: store.Partial, Records: 1, Pages: 5, Requests: 5,
 		StopReason: "max_pages", Errors: []string{"page 6: cursor repeated", "child svc-9: HTTP 500"}, Duration: time.Second}
 	first := sync(t, st, src, t1, append(puts("keys", nhi.APIKey, "a", "b"), puts("hooks", nhi.Webhook, "h")...), keys, hooks)
@@ -664,6 +665,47 @@ func testRuns(t *testing.T, st store.Store) {
 	deepEqual(t, "Runs with limit 1", limited, []store.Run{second})
 	if rs := runs(t, st, "nobody"); len(rs) != 0 {
 		t.Errorf("Runs of an unknown source: %d, want 0", len(rs))
+	}
+}
+
+// testStreamNulls: a stream's null counts are the contract checks' history,
+// so they must read back as given, unaffected by the caller reusing its map,
+// and "none" (nil or empty) must read back as nil either way.
+func testStreamNulls(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		nulls map[string]int
+		want  map[string]int
+	}{
+		{"counts", map[string]int{"owner": 3, "attributes.team.email": 1, "ünïcode \"field\"": 7}, map[string]int{"owner": 3, "attributes.team.email": 1, "ünïcode \"field\"": 7}},
+		{"nil", nil, nil},
+		{"empty", map[string]int{}, nil},
+	}
+	s, err := st.BeginSync(ctx, src, "", t1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Rollback()
+	for _, c := range cases {
+		if err := s.EndStream(ctx, store.StreamResult{Stream: c.name, Outcome: store.Complete, Nulls: c.nulls}); err != nil {
+			t.Fatalf("EndStream %s: %v", c.name, err)
+		}
+		if c.nulls != nil {
+			c.nulls["owner"] = -1 // the caller reuses its map
+		}
+	}
+	committed, err := s.Commit(ctx, t2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := runs(t, st, src)
+	if len(stored) != 1 || len(stored[0].Streams) != len(cases) || len(committed.Streams) != len(cases) {
+		t.Fatalf("runs %s, committed %s: want one run with %d streams", mustJSON(t, stored), mustJSON(t, committed), len(cases))
+	}
+	for i, c := range cases {
+		deepEqual(t, "Commit's null counts of "+c.name, committed.Streams[i].Nulls, c.want)
+		deepEqual(t, "stored null counts of "+c.name, stored[0].Streams[i].Nulls, c.want)
 	}
 }
 
