@@ -330,7 +330,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], back
 		if err != nil {
 			return nil, err
 		}
-	} else if err := Migrate(ctx, driver); err != nil {
+	} else if err := migrateRetrying(ctx, driver); err != nil {
 		return nil, err
 	}
 	q := &Queue{env: env, cfg: cfg, log: cfg.Logger, Backend: backend}
@@ -383,6 +383,26 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], back
 	}
 	q.c = c
 	return q, nil
+}
+
+// migrateRetrying is Migrate for SQLite, where no advisory lock exists:
+// two processes opening a new jobs file together (a worker and `spindle
+// jobs list`) can both find it empty, and the slower one's CREATE TABLE
+// fails. Its transaction rolled back, and the other applied the schema, so
+// trying again finds the versions in place.
+func migrateRetrying[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
+	var err error
+	for attempt := range 5 {
+		if err = Migrate(ctx, driver); err == nil || !strings.Contains(err.Error(), "already exists") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // Migrate brings River's schema up to date for driver (idempotent).
