@@ -3,8 +3,8 @@
 // one transaction and is cleanup-safe: entities are only marked gone when
 // the stream that reported them completed in full, and a stream the vendor
 // refused (401/403/404) marks what it knew "unverified" rather than
-// deleting it. Implementations: sqlite (embedded default); PostgreSQL
-// follows behind the same interface and the same storetest suite.
+// deleting it. Implementations: sqlite (embedded default) and postgres
+// (shared by several workers); both pass the storetest suite.
 package store
 
 import (
