@@ -50,10 +50,10 @@ sent.`,
 	return c
 }
 
-// alertVaultOptions finds the vault's identity the way the credential
-// commands do: --vault-identity, then $SPINDLE_VAULT_IDENTITY (the key),
-// then $SPINDLE_VAULT_IDENTITY_FILE, then vault.key beside the database.
-func (a *app) alertVaultOptions(identityFile string) vault.Options {
+// vaultIdentity finds the vault's identity for every command that opens
+// the vault: --vault-identity, then $SPINDLE_VAULT_IDENTITY (the key), then
+// $SPINDLE_VAULT_IDENTITY_FILE, then vault.key beside the database.
+func (a *app) vaultIdentity(identityFile string) vault.Options {
 	var o vault.Options
 	switch {
 	case identityFile != "":
@@ -71,7 +71,7 @@ func (a *app) alertVaultOptions(identityFile string) vault.Options {
 // newNotifier is the notifier on db, sealing and opening URLs with the
 // vault found by identityFile ("" for the defaults).
 func (a *app) newNotifier(db *sql.DB, identityFile string) (*alert.Notifier, error) {
-	v, err := vault.Open(db, a.alertVaultOptions(identityFile))
+	v, err := vault.Open(db, a.vaultIdentity(identityFile))
 	if err != nil {
 		return nil, err
 	}

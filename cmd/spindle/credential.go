@@ -48,16 +48,8 @@ func (a *app) openVault(ctx context.Context, identityFile string, mustExist bool
 	o := vault.Options{Audit: log, Authorize: func(ctx context.Context, person, action string) error {
 		return gov.Authorize(ctx, person, governance.Action(action))
 	}}
-	switch {
-	case identityFile != "":
-		o.IdentityFile = identityFile
-	case strings.TrimSpace(os.Getenv(vault.EnvIdentity)) != "":
-		o.IdentityValue = os.Getenv(vault.EnvIdentity)
-	case strings.TrimSpace(os.Getenv(vault.EnvIdentityFile)) != "":
-		o.IdentityFile = strings.TrimSpace(os.Getenv(vault.EnvIdentityFile))
-	default:
-		o.IdentityFile = vault.DefaultIdentityFile(a.dbPath)
-	}
+	id := a.vaultIdentity(identityFile)
+	o.IdentityFile, o.IdentityValue = id.IdentityFile, id.IdentityValue
 	v, err := vault.Open(st.DB(), o)
 	if err != nil {
 		st.Close()

@@ -88,7 +88,7 @@ func (s *Store) entities(ctx context.Context, q store.Query) ([]store.Entity, er
 			if err := rows.Scan(&seq, &id, &source, &kind, &externalID, &e.Stream, &doc, &firstSeen, &lastSeen, &presence, &presenceFrom); err != nil {
 				return fmt.Errorf("store: read entity: %w", err)
 			}
-			rec, err := decodeStored(doc)
+			rec, err := store.DecodeStored(doc)
 			if err != nil {
 				return fmt.Errorf("store: entity %s has a corrupt record (restore the database from a backup): %w", id, err)
 			}

@@ -354,11 +354,11 @@ func targetID(source string, ref nhi.Ref) string {
 	return nhi.StableID(source, ref.Kind, ref.ExternalID)
 }
 
-// encode renders the stored JSON of rec (see storedRecord).
+// encode renders the stored JSON of rec (see store.StoredRecord).
 func (r *syncRun) encode(rec *nhi.Record) (string, error) {
 	e := r.encoders.Get().(*encoder)
 	defer r.encoders.Put(e)
-	s := toStored(rec)
+	s := store.ToStored(rec)
 	e.buf.Reset()
 	if err := e.enc.Encode(&s); err != nil {
 		return "", err

@@ -199,9 +199,9 @@ func targetID(source string, ref nhi.Ref) string {
 	return nhi.StableID(source, ref.Kind, ref.ExternalID)
 }
 
-// encode renders the stored JSON of rec (see storedRecord).
+// encode renders the stored JSON of rec (see store.StoredRecord).
 func (r *syncRun) encode(rec *nhi.Record) (string, error) {
-	s := toStored(rec)
+	s := store.ToStored(rec)
 	r.buf.Reset()
 	if err := r.enc.Encode(&s); err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package postgres
+package store
 
 import (
 	"encoding/json"
@@ -6,18 +6,16 @@ import (
 	"time"
 
 	"github.com/spindlehq/spindle/internal/nhi"
-	"github.com/spindlehq/spindle/internal/store"
 )
 
-// storedRecord is nhi.Record as stored in entities.record, the same JSON
-// as the SQLite store's (internal/store/sqlite/record.go, a copy: keep the
-// two in step), so an inventory reads the same from either. It has exactly
+// StoredRecord is nhi.Record as both stores keep it in entities.record, so
+// an inventory reads the same from either. It has exactly
 // the fields of nhi.Record (converting between the two does not compile
 // once they drift apart, so a new field cannot be silently dropped), but
 // different JSON: nulls are left out, which roughly halves the row, and
 // what has columns of its own is not repeated. omitzero (unlike
 // omitempty) keeps an empty slice or map, so nil and empty round-trip.
-type storedRecord struct {
+type StoredRecord struct {
 	ID             string              `json:"-"`
 	Source         string              `json:"-"`
 	Kind           nhi.Kind            `json:"-"`
@@ -45,11 +43,11 @@ type storedRecord struct {
 	Relationships []nhi.Relationship `json:"relationships,omitzero"`
 }
 
-// toStored is the stored form of rec: its times in UTC, relationships
+// ToStored is the stored form of rec: its times in UTC, relationships
 // reduced to nil-or-empty, attributes' floats marked as such. rec is not
 // modified.
-func toStored(rec *nhi.Record) storedRecord {
-	s := storedRecord(*rec)
+func ToStored(rec *nhi.Record) StoredRecord {
+	s := StoredRecord(*rec)
 	for _, t := range []**time.Time{&s.CreatedAt, &s.UpdatedAt, &s.LastUsedAt, &s.ExpiresAt, &s.LastRotatedAt} {
 		if *t != nil {
 			u := (**t).UTC()
@@ -59,21 +57,21 @@ func toStored(rec *nhi.Record) storedRecord {
 	if s.Relationships != nil {
 		s.Relationships = []nhi.Relationship{}
 	}
-	s.Attributes = store.AttributesForJSON(s.Attributes) // int64 and float64 stay apart
+	s.Attributes = AttributesForJSON(s.Attributes) // int64 and float64 stay apart
 	return s
 }
 
-// decodeStored parses entities.record back into a record (ID, source, kind,
+// DecodeStored parses entities.record back into a record (ID, source, kind,
 // external id and first/last_seen are the caller's to fill from columns).
-func decodeStored(doc string) (nhi.Record, error) {
-	var s storedRecord
+func DecodeStored(doc string) (nhi.Record, error) {
+	var s StoredRecord
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.UseNumber() // only attributes hold untyped numbers
 	if err := dec.Decode(&s); err != nil {
 		return nhi.Record{}, err
 	}
 	if s.Attributes != nil {
-		store.AttributesFromJSON(s.Attributes)
+		AttributesFromJSON(s.Attributes)
 	}
 	return nhi.Record(s), nil
 }
