@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spindlehq/spindle/internal/audit"
+	"github.com/spindlehq/spindle/internal/custody"
 	"github.com/spindlehq/spindle/internal/governance"
 )
 
@@ -445,24 +446,42 @@ reject, that is withdraw, their own proposal).`,
 
 func (a *app) keysCmd() *cobra.Command {
 	c := &cobra.Command{Use: "keys", Short: "People's ed25519 signing keys for approvals"}
-	var keyDir string
+	var keyDir, custodyMode, identity string
 	var replace bool
 	create := &cobra.Command{
-		Use:   "create NAME",
-		Short: "Make NAME's signing key pair: private key to a 0600 file, public key to the store",
+		Use:   "create NAME [--custody file|server]",
+		Short: "Make NAME's signing key pair: private key to a 0600 file (or kept by the server), public key to the store",
 		Long: `Generates an ed25519 key pair for the person NAME. The private key is
 written to KEY-DIR/NAME.ed25519 (PEM, PKCS #8, mode 0600) and never
 overwritten; the public key is stored in the database as NAME's one active
 key, which verifies their approvals. NAME needs a role that may create
 keys (approver, operator or admin).
 
+--custody server keeps the private key on the server instead, sealed with
+the vault's age identity in the database, so NAME can approve from the
+dashboard or the HTTP API (` + "`spindle serve`" + `); no file is left behind. The
+signature then shows that the server signed for a session of NAME (an API
+token NAME logged in with), not that NAME's own device did; keep a key file
+(the default) to approve with the CLI instead. See docs/server.md.
+
 --replace retires NAME's current key (kept, so what it signed still
 verifies) and makes a new one; move the old file away first or pass
 another --key-dir.`,
 		Example: `  spindle keys create alice
-  spindle keys create bob --key-dir /secure/keys`,
+  spindle keys create bob --key-dir /secure/keys
+  spindle keys create carol --custody server`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch custodyMode {
+			case "file":
+			case "server":
+				if keyDir != "" {
+					return &exitError{2, fmt.Errorf("--key-dir is for key files; --custody server writes none (see `%s --help`)", cmd.CommandPath())}
+				}
+				return a.createCustodiedKey(cmd, args[0], identity, replace)
+			default:
+				return &exitError{2, fmt.Errorf("--custody %q: want file (a key file you hold) or server (kept by the server, for approvals from the dashboard) (see `%s --help`)", custodyMode, cmd.CommandPath())}
+			}
 			dir := keyDir
 			if dir == "" {
 				d, err := governance.DefaultKeyDir()
@@ -492,6 +511,8 @@ another --key-dir.`,
 	}
 	create.Flags().StringVar(&keyDir, "key-dir", "", "directory for the private key (default $SPINDLE_KEY_DIR or ~/.config/spindle/keys)")
 	create.Flags().BoolVar(&replace, "replace", false, "retire NAME's current key and make a new one")
+	create.Flags().StringVar(&custodyMode, "custody", "file", "who keeps the private key: file (yours, for the CLI) or server (sealed in the database, for approvals from the dashboard and API)")
+	create.Flags().StringVar(&identity, "vault-identity", "", "with --custody server: the vault's age identity file (default: $SPINDLE_VAULT_IDENTITY, $SPINDLE_VAULT_IDENTITY_FILE, or vault.key beside --db)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List stored public keys, active and retired",
@@ -526,6 +547,35 @@ another --key-dir.`,
 	}
 	c.AddCommand(create, list)
 	return c
+}
+
+// createCustodiedKey is `keys create NAME --custody server`.
+func (a *app) createCustodiedKey(cmd *cobra.Command, name, identity string, replace bool) error {
+	st, v, log, err := a.openVault(cmd.Context(), identity, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	g, err := governance.New(st.DB(), governance.Options{Audit: log})
+	if err != nil {
+		return err
+	}
+	keys, err := custody.New(st.DB(), g, v, log)
+	if err != nil {
+		return err
+	}
+	k, err := keys.Create(cmd.Context(), name, replace)
+	if err != nil {
+		return err
+	}
+	if a.jsonOut {
+		return a.govJSON(struct {
+			governance.Key
+			Custody string `json:"custody"`
+		}{k, "server"})
+	}
+	fmt.Fprintf(a.stdout, "key %s for %s\nprivate key: kept by the server, sealed with the vault (approve from the dashboard or POST /api/v1/proposals/ID/approve)\n", k.Fingerprint, k.Principal)
+	return nil
 }
 
 func (a *app) releaseCmd() *cobra.Command {

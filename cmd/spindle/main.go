@@ -87,6 +87,7 @@ Start with:  spindle build examples/docs/acme-keys.yaml`,
 	root.AddCommand(a.auditCommands()...)
 	root.AddCommand(a.syncCmd(), a.integrationCmd(), a.driftCmd(), a.alertCmd())
 	root.AddCommand(a.scheduleCmd(), a.workerCmd(), a.jobsCmd())
+	root.AddCommand(a.serveCmd(), a.tokenCmd())
 	usageErrors(root)
 	return root
 }
