@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"database/sql"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,17 +62,7 @@ func backends() []backend {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { st.Close() })
-				// Asserted at run time, not compile time, so these tests
-				// build while the PostgreSQL inventory is being written.
-				inv, ok := any(st).(inventory)
-				if !ok {
-					const msg = "postgres.Store does not implement the inventory lifecycle needs (Runs, BeginSync, PurgeSourceTx) yet"
-					if os.Getenv("SPINDLE_REQUIRE_POSTGRES") == "1" {
-						t.Fatal(msg)
-					}
-					t.Skip(msg)
-				}
-				return st.DB(), inv
+				return st.DB(), st
 			},
 			dropTrigger: func(t *testing.T, db *sql.DB, table, trigger string) {
 				t.Helper()
