@@ -152,7 +152,7 @@ func demoCounts(t *testing.T) map[string]int {
 
 // storeOnlyFields are the fields `inventory list --json` adds beside the
 // canonical record.
-var storeOnlyFields = []string{"stream", "presence", "presence_since"}
+var storeOnlyFields = []string{"stream", "presence", "presence_since", "findings"}
 
 func TestExampleRunFillsInventory(t *testing.T) {
 	dir := t.TempDir()

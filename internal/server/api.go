@@ -15,6 +15,7 @@ import (
 
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/contract"
+	"github.com/spindlehq/spindle/internal/findings"
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/lifecycle"
 	"github.com/spindlehq/spindle/internal/nhi"
@@ -376,15 +377,16 @@ func decodeCursor(s string, v any) error {
 
 // inventoryPage is a page of the inventory.
 type inventoryPage struct {
-	Items      []store.Entity `json:"items"`
-	NextCursor string         `json:"next_cursor,omitempty"`
-	Notice     string         `json:"notice,omitempty"`
+	Items      []findings.Entity `json:"items"`
+	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
 // inventory lists entities by kind, source, owner, status (presence),
 // record_status and finding, ordered by (source, kind, external_id) with a
-// cursor on that key. The store filters by kind, source and presence; the
-// rest is filtered here (see docs/server.md on what that costs).
+// cursor on that key, each with its findings (evaluated at the server's
+// now, so they age without a sync). The store filters by kind, source and
+// presence; the rest is filtered here (see docs/server.md on what that
+// costs).
 func (s *Server) inventory(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := limitParam(r)
@@ -406,6 +408,11 @@ func (s *Server) inventory(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("unknown record_status %q", recStatus), "one of active, disabled, revoked, expired")
 		return
 	}
+	finding := q.Get("finding")
+	if finding != "" && !findings.Known(finding) {
+		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("unknown finding %q", finding), "one of "+findingIDs())
+		return
+	}
 	var after []string
 	if c := q.Get("cursor"); c != "" {
 		if err := decodeCursor(c, &after); err != nil || len(after) != 3 {
@@ -413,14 +420,8 @@ func (s *Server) inventory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	page := inventoryPage{Items: []store.Entity{}}
-	if q.Get("finding") != "" {
-		// Findings (OWASP NHI Top 10) are not computed yet: no entity has
-		// one, and saying so beats a silent empty list.
-		page.Notice = "findings are not computed yet, so no entity matches a finding filter"
-		writeJSON(w, http.StatusOK, page)
-		return
-	}
+	page := inventoryPage{Items: []findings.Entity{}}
+	now := s.cfg.Now()
 	ents, err := s.cfg.Env.Inventory.Entities(r.Context(), sq)
 	if err != nil {
 		s.failErr(w, r, err)
@@ -437,14 +438,27 @@ func (s *Server) inventory(w http.ResponseWriter, r *http.Request) {
 		if recStatus != "" && (e.Status == nil || *e.Status != recStatus) {
 			continue
 		}
+		fs := findings.Evaluate(e, now, findings.Options{})
+		if finding != "" && !findings.Has(fs, finding) {
+			continue
+		}
 		if len(page.Items) == limit {
 			last := page.Items[limit-1]
 			page.NextCursor = encodeCursor([]string{last.Source, string(last.Kind), last.ExternalID})
 			break
 		}
-		page.Items = append(page.Items, e)
+		page.Items = append(page.Items, findings.Entity{Entity: e, Findings: fs})
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// findingIDs lists the rule ids, for the hint of a bad finding filter.
+func findingIDs() string {
+	var ids []string
+	for _, r := range findings.IDs() {
+		ids = append(ids, r.ID)
+	}
+	return strings.Join(ids, ", ")
 }
 
 // keyAfter reports whether e sorts after the cursor's key, in the store's

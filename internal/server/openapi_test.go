@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/spindlehq/spindle/internal/findings"
 	"github.com/spindlehq/spindle/internal/production/prodtest"
 )
 
@@ -64,5 +65,35 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if _, ok := routed[path]; !ok {
 			t.Errorf("%s %v is documented but not routed", path, ms)
 		}
+	}
+}
+
+// TestOpenAPIFindingEnum: the inventory's finding parameter lists exactly
+// the rules the server accepts.
+func TestOpenAPIFindingEnum(t *testing.T) {
+	h := newHarness(t, prodtest.SQLite)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string `json:"name"`
+				Schema struct {
+					Enum []string `json:"enum"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	h.do("GET", "/openapi.json", "", nil).json(t, &doc)
+	var got []string
+	for _, p := range doc.Paths["/api/v1/inventory"]["get"].Parameters {
+		if p.Name == "finding" {
+			got = p.Schema.Enum
+		}
+	}
+	var want []string
+	for _, r := range findings.IDs() {
+		want = append(want, r.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("openapi.json lists findings %v, the server %v", got, want)
 	}
 }

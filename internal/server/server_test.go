@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,10 +22,13 @@ import (
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/authn"
 	"github.com/spindlehq/spindle/internal/custody"
+	"github.com/spindlehq/spindle/internal/findings"
 	"github.com/spindlehq/spindle/internal/governance"
+	"github.com/spindlehq/spindle/internal/nhi"
 	"github.com/spindlehq/spindle/internal/production"
 	"github.com/spindlehq/spindle/internal/production/prodtest"
 	"github.com/spindlehq/spindle/internal/server"
+	"github.com/spindlehq/spindle/internal/store"
 	"github.com/spindlehq/spindle/internal/vault"
 )
 
@@ -649,17 +653,6 @@ func TestInventoryFindingFilter(t *testing.T) {
 	if _, err := h.f.Env.Sync(h.f.Ctx, production.SyncRequest{Integration: "acme-cloud", Actor: op, BaseURL: h.f.Server.URL()}); err != nil {
 		t.Fatal(err)
 	}
-	type page struct {
-		Items []struct {
-			Kind     string `json:"kind"`
-			Source   string `json:"source"`
-			Presence string `json:"presence"`
-			Owner    *struct {
-				ID string `json:"id"`
-			} `json:"owner"`
-		} `json:"items"`
-		Notice string `json:"notice"`
-	}
 	var whole page
 	r := h.do("GET", "/api/v1/inventory?limit=1000", "vera", nil)
 	h.want(r, http.StatusOK)
@@ -698,7 +691,27 @@ func TestInventoryFindingFilter(t *testing.T) {
 		{"status=gone", func(p page) bool { return len(p.Items) == 0 }},
 		{"status=present&source=acme-cloud", func(p page) bool { return len(p.Items) == len(whole.Items) }},
 		{"source=other", func(p page) bool { return len(p.Items) == 0 }},
-		{"finding=NHI1", func(p page) bool { return len(p.Items) == 0 && strings.Contains(p.Notice, "not computed") }},
+	}
+	// Every rule that fires somewhere filters to exactly the entities
+	// carrying it; one that fires nowhere filters to none.
+	for _, rule := range findings.IDs() {
+		want := 0
+		for _, it := range whole.Items {
+			if slices.ContainsFunc(it.Findings, func(f finding) bool { return f.ID == rule.ID }) {
+				want++
+			}
+		}
+		cases = append(cases, struct {
+			query string
+			check func(page) bool
+		}{"finding=" + rule.ID, func(p page) bool {
+			for _, it := range p.Items {
+				if !slices.ContainsFunc(it.Findings, func(f finding) bool { return f.ID == rule.ID }) {
+					return false
+				}
+			}
+			return len(p.Items) == want
+		}})
 	}
 	for _, c := range cases {
 		t.Run(c.query, func(t *testing.T) {
@@ -707,10 +720,145 @@ func TestInventoryFindingFilter(t *testing.T) {
 			h.want(r, http.StatusOK)
 			r.json(t, &p)
 			if !c.check(p) {
-				t.Fatalf("unexpected page of %d items, notice %q", len(p.Items), p.Notice)
+				t.Fatalf("unexpected page of %d items", len(p.Items))
 			}
 		})
 	}
+}
+
+// TestInventoryFindings: every entity carries its findings, computed at
+// the server's clock; the example's ownerless keys and keys without expiry
+// show them, context kinds have none, a finding filter pages like any
+// other, and an unknown finding is refused with the valid ids.
+func TestInventoryFindings(t *testing.T) {
+	h := newHarness(t, prodtest.SQLite)
+	h.f.Ready("acme-cloud", "")
+	op := audit.Actor{Kind: audit.ActorPerson, Name: prodtest.Operator}
+	if _, err := h.f.Env.Sync(h.f.Ctx, production.SyncRequest{Integration: "acme-cloud", Actor: op, BaseURL: h.f.Server.URL()}); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := h.f.Env.Inventory.Entities(h.f.Ctx, store.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(query string) page {
+		t.Helper()
+		var p page
+		r := h.do("GET", "/api/v1/inventory?limit=1000&"+query, "vera", nil)
+		h.want(r, http.StatusOK)
+		r.json(t, &p)
+		return p
+	}
+	counts := func(p page) map[string]int {
+		out := map[string]int{}
+		for _, it := range p.Items {
+			for _, f := range it.Findings {
+				out[f.ID]++
+			}
+		}
+		return out
+	}
+	before := get("")
+	if len(before.Items) != len(ents) {
+		t.Fatalf("%d items for %d entities", len(before.Items), len(ents))
+	}
+	for i, it := range before.Items {
+		e := ents[i]
+		if it.Findings == nil {
+			t.Fatalf("%s %s has no findings array", it.Kind, it.ExternalID)
+		}
+		if !e.Kind.IsNHI() && len(it.Findings) > 0 {
+			t.Errorf("context kind %s %s has findings %v", it.Kind, it.ExternalID, it.Findings)
+		}
+		wantOwnerless := e.Kind.IsNHI() && e.Kind != nhi.Webhook && e.Owner == nil && !slices.ContainsFunc(e.Relationships, func(r nhi.Relationship) bool { return r.Type == nhi.OwnedBy })
+		if got := slices.ContainsFunc(it.Findings, func(f finding) bool { return f.ID == findings.NoOwner }); got != wantOwnerless {
+			t.Errorf("%s %s: no_owner %v, want %v", it.Kind, it.ExternalID, got, wantOwnerless)
+		}
+		for _, f := range it.Findings {
+			if f.Risk == "" || f.Evidence == "" || f.Title == "" || (f.Severity != "high" && f.Severity != "medium" && f.Severity != "low") {
+				t.Errorf("%s %s: incomplete finding %+v", it.Kind, it.ExternalID, f)
+			}
+		}
+	}
+	c := counts(before)
+	if c[findings.NoOwner] == 0 || c[findings.LongLivedSecret] == 0 {
+		t.Fatalf("the example's ownerless, non-expiring keys should show no_owner and long_lived_secret: %v", c)
+	}
+
+	// Findings age with the server's clock, not with a sync.
+	h.clock.advance(3 * 365 * 24 * time.Hour)
+	// vera's token expired meanwhile; she makes a new one.
+	tok, _, err := h.authn.CreateToken(h.f.Ctx, "root", "vera", governance.RoleViewer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tokens["vera"] = tok
+	after := counts(get(""))
+	if after[findings.NotRotated] <= c[findings.NotRotated] {
+		t.Errorf("three years on, not_rotated should grow: %d → %d", c[findings.NotRotated], after[findings.NotRotated])
+	}
+
+	// A finding filter pages with the cursor like the others.
+	want := after[findings.NoOwner]
+	seen, cursor := 0, ""
+	for pages := 0; ; pages++ {
+		if pages > want {
+			t.Fatal("the finding filter's pages do not end")
+		}
+		q := "finding=" + findings.NoOwner + "&limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		var p page
+		r := h.do("GET", "/api/v1/inventory?"+q, "vera", nil)
+		h.want(r, http.StatusOK)
+		r.json(t, &p)
+		seen += len(p.Items)
+		if cursor = p.Next; cursor == "" {
+			break
+		}
+	}
+	if seen != want {
+		t.Errorf("paging finding=%s gave %d entities, want %d", findings.NoOwner, seen, want)
+	}
+
+	for _, bad := range []string{"NHI1", "nhi.nope", "no_owner"} {
+		r := h.do("GET", "/api/v1/inventory?finding="+url.QueryEscape(bad), "vera", nil)
+		h.want(r, http.StatusBadRequest)
+		var e struct{ Error, Hint string }
+		r.json(t, &e)
+		if !strings.Contains(e.Error, bad) {
+			t.Errorf("the error %q does not name %q", e.Error, bad)
+		}
+		for _, rule := range findings.IDs() {
+			if !strings.Contains(e.Hint, rule.ID) {
+				t.Errorf("the hint %q does not list %s", e.Hint, rule.ID)
+			}
+		}
+	}
+}
+
+// finding and page are the inventory as a client reads it.
+type finding struct {
+	ID       string `json:"id"`
+	Risk     string `json:"risk"`
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Evidence string `json:"evidence"`
+}
+
+type page struct {
+	Items []struct {
+		Kind       string `json:"kind"`
+		ExternalID string `json:"external_id"`
+		Source     string `json:"source"`
+		Presence   string `json:"presence"`
+		Owner      *struct {
+			ID string `json:"id"`
+		} `json:"owner"`
+		Findings []finding `json:"findings"`
+	} `json:"items"`
+	Next string `json:"next_cursor"`
 }
 
 func TestAuditPaging(t *testing.T) {

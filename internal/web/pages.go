@@ -12,6 +12,7 @@ import (
 
 	"github.com/spindlehq/spindle/internal/audit"
 	"github.com/spindlehq/spindle/internal/contract"
+	"github.com/spindlehq/spindle/internal/findings"
 	"github.com/spindlehq/spindle/internal/governance"
 	"github.com/spindlehq/spindle/internal/integration"
 	"github.com/spindlehq/spindle/internal/lifecycle"
@@ -208,13 +209,13 @@ func keyHint(name string) string {
 
 // invFilter is the inventory explorer's query.
 type invFilter struct {
-	Kind, Source, Presence, Status, Owner string
-	Page                                  int
+	Kind, Source, Presence, Status, Owner, Finding string
+	Page                                           int
 }
 
 func (f invFilter) query(page int) string {
 	v := url.Values{}
-	for k, x := range map[string]string{"kind": f.Kind, "source": f.Source, "presence": f.Presence, "status": f.Status, "owner": f.Owner} {
+	for k, x := range map[string]string{"kind": f.Kind, "source": f.Source, "presence": f.Presence, "status": f.Status, "owner": f.Owner, "finding": f.Finding} {
 		if x != "" {
 			v.Set(k, x)
 		}
@@ -230,7 +231,7 @@ func (f invFilter) query(page int) string {
 
 type inventoryData struct {
 	Filter    invFilter
-	Entities  []store.Entity
+	Entities  []findings.Entity
 	Total     int
 	From, To  int
 	Prev      string
@@ -239,6 +240,7 @@ type inventoryData struct {
 	Sources   []string
 	Presences []store.Presence
 	Statuses  []nhi.Status
+	Rules     []findings.Rule
 	// Names maps entity ids to names, to show owners by name.
 	Names map[string]string
 }
@@ -248,13 +250,18 @@ func (h *handler) inventory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := invFilter{Kind: q.Get("kind"), Source: q.Get("source"), Presence: q.Get("presence"), Status: q.Get("status"), Owner: strings.TrimSpace(q.Get("owner")), Page: 1}
+	f := invFilter{Kind: q.Get("kind"), Source: q.Get("source"), Presence: q.Get("presence"), Status: q.Get("status"), Owner: strings.TrimSpace(q.Get("owner")),
+		Finding: q.Get("finding"), Page: 1}
 	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
 		f.Page = n
 	}
-	d := inventoryData{Filter: f, Kinds: nhi.Kinds(), Presences: []store.Presence{store.Present, store.Unverified, store.Gone}, Statuses: nhi.Statuses()}
+	d := inventoryData{Filter: f, Kinds: nhi.Kinds(), Presences: []store.Presence{store.Present, store.Unverified, store.Gone}, Statuses: nhi.Statuses(), Rules: findings.IDs()}
 	if f.Kind != "" && !nhi.Kind(f.Kind).Valid() {
 		h.render(w, r, http.StatusBadRequest, "inventory", page{Title: "Inventory", Nav: "inventory", Error: "Unknown kind; pick one from the list.", Data: d})
+		return
+	}
+	if f.Finding != "" && !findings.Known(f.Finding) {
+		h.render(w, r, http.StatusBadRequest, "inventory", page{Title: "Inventory", Nav: "inventory", Error: "Unknown finding; pick one from the list.", Data: d})
 		return
 	}
 	// The store filters by source, kind and presence; owner and status are
@@ -267,7 +274,8 @@ func (h *handler) inventory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Names = map[string]string{}
-	var match []store.Entity
+	var match []findings.Entity
+	now := h.now()
 	for _, e := range all {
 		if e.Name != nil {
 			d.Names[e.ID] = *e.Name
@@ -275,12 +283,17 @@ func (h *handler) inventory(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(d.Sources, e.Source) {
 			d.Sources = append(d.Sources, e.Source)
 		}
-		if f.matches(e) {
-			match = append(match, e)
+		if !f.matches(e) {
+			continue
+		}
+		// Evaluated at the dashboard's now: findings age without a sync.
+		fs := findings.Evaluate(e, now, findings.Options{})
+		if f.Finding == "" || findings.Has(fs, f.Finding) {
+			match = append(match, findings.Entity{Entity: e, Findings: fs})
 		}
 	}
 	if f.Owner != "" {
-		match = slices.DeleteFunc(match, func(e store.Entity) bool { return !f.ownerMatches(e, d.Names) })
+		match = slices.DeleteFunc(match, func(e findings.Entity) bool { return !f.ownerMatches(e.Entity, d.Names) })
 	}
 	slices.Sort(d.Sources)
 	d.Total = len(match)
@@ -328,6 +341,13 @@ type entityData struct {
 	Entity     store.Entity
 	Names      map[string]string
 	Attributes []attribute
+	Findings   []entityFinding
+}
+
+// entityFinding is a finding with the name of its OWASP risk.
+type entityFinding struct {
+	findings.Finding
+	RiskName string
 }
 
 type attribute struct {
@@ -365,6 +385,9 @@ func (h *handler) entity(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		d.Attributes = append(d.Attributes, attribute{Key: k, Value: attributeValue(k, d.Entity.Attributes[k])})
+	}
+	for _, f := range findings.Evaluate(d.Entity, h.now(), findings.Options{}) {
+		d.Findings = append(d.Findings, entityFinding{Finding: f, RiskName: findings.RiskName(f.Risk)})
 	}
 	title := d.Entity.ExternalID
 	if d.Entity.Name != nil {

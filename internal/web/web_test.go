@@ -7,12 +7,16 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spindlehq/spindle/internal/audit"
+	"github.com/spindlehq/spindle/internal/findings"
 	"github.com/spindlehq/spindle/internal/governance"
+	"github.com/spindlehq/spindle/internal/nhi"
 	"github.com/spindlehq/spindle/internal/production/prodtest"
 	"github.com/spindlehq/spindle/internal/store"
 )
@@ -384,6 +388,131 @@ func TestInventoryExplorer(t *testing.T) {
 	}
 	if status, _ := rg.get(c, "/inventory/nhi_nope"); status != http.StatusNotFound {
 		t.Errorf("an unknown entity: %d", status)
+	}
+}
+
+// seed stores records as one complete run of source's stream "seed".
+func (rg *rig) seed(source string, recs ...*nhi.Record) {
+	rg.t.Helper()
+	ctx := rg.f.Ctx
+	sy, err := rg.f.Env.Inventory.BeginSync(ctx, source, "", time.Now())
+	if err != nil {
+		rg.t.Fatal(err)
+	}
+	defer sy.Rollback()
+	for _, r := range recs {
+		if err := sy.Put(ctx, "seed", r); err != nil {
+			rg.t.Fatal(err)
+		}
+	}
+	if err := sy.EndStream(ctx, store.StreamResult{Stream: "seed", Outcome: store.Complete, Records: len(recs)}); err != nil {
+		rg.t.Fatal(err)
+	}
+	if _, err := sy.Commit(ctx, time.Now()); err != nil {
+		rg.t.Fatal(err)
+	}
+}
+
+// TestInventoryFindings: a key with no owner and no expiry shows those
+// findings in the explorer and on its page; an owned, expiring key shows
+// none; the finding filter keeps exactly the keys that have the finding.
+func TestInventoryFindings(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t)
+	now := time.Now().UTC()
+	key := func(id string, owned, expiring bool) *nhi.Record {
+		st, pr, ct := nhi.Active, nhi.Read, nhi.Static
+		created, used := now.Add(-24*time.Hour), now.Add(-time.Hour)
+		r := &nhi.Record{ID: nhi.StableID("seeded", nhi.APIKey, id), Source: "seeded", Kind: nhi.APIKey, ExternalID: id, Name: &id,
+			Status: &st, Privilege: &pr, CredentialType: &ct, CreatedAt: &created, LastUsedAt: &used}
+		if owned {
+			o := nhi.NewRef("seeded", nhi.HumanUser, "u1")
+			r.Owner = &o
+		}
+		if expiring {
+			exp := now.Add(30 * 24 * time.Hour)
+			r.ExpiresAt = &exp
+		}
+		return r
+	}
+	orphan, tidy, ownerless := key("orphan-key", false, false), key("tidy-key", true, true), key("ownerless-key", false, true)
+	rg.seed("seeded", orphan, tidy, ownerless)
+	c := rg.client(rg.tokens[victor])
+
+	// rows maps each row's name to its findings cell.
+	rows := func(path string) map[string]string {
+		t.Helper()
+		status, body := rg.get(c, path)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, status)
+		}
+		out := map[string]string{}
+		for _, row := range rowRE.FindAllString(body, -1) {
+			name := strings.TrimSpace(tagRE.ReplaceAllString(regexp.MustCompile(`(?s)<th scope="row">(.*?)</th>`).FindStringSubmatch(row)[1], ""))
+			cells := inventoryRows(row)[0]
+			out[name] = strings.Join(strings.Fields(cells[len(cells)-1]), " ")
+		}
+		return out
+	}
+	all := rows("/inventory?source=seeded")
+	want := map[string][]string{
+		"orphan-key":    {"medium No owner", "medium Long-lived secret"},
+		"ownerless-key": {"medium No owner"},
+		"tidy-key":      {"none"},
+	}
+	if len(all) != len(want) {
+		t.Fatalf("the explorer shows %v", all)
+	}
+	for name, fs := range want {
+		for _, f := range fs {
+			if !strings.Contains(all[name], f) {
+				t.Errorf("%s: findings cell %q lacks %q", name, all[name], f)
+			}
+		}
+	}
+	if strings.Contains(all["ownerless-key"], "Long-lived") {
+		t.Errorf("an expiring key shows a long-lived secret: %q", all["ownerless-key"])
+	}
+
+	filters := []struct {
+		finding string
+		want    []string
+	}{
+		{findings.NoOwner, []string{"orphan-key", "ownerless-key"}},
+		{findings.LongLivedSecret, []string{"orphan-key"}},
+		{findings.Overprivileged, nil},
+	}
+	for _, f := range filters {
+		got := rows("/inventory?finding=" + url.QueryEscape(f.finding))
+		var names []string
+		for n := range got {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, f.want) {
+			t.Errorf("finding=%s shows %v, want %v", f.finding, names, f.want)
+		}
+	}
+	_, body := rg.get(c, "/inventory?finding="+findings.NoOwner)
+	if !strings.Contains(body, `<option value="`+findings.NoOwner+`" selected>`) || !strings.Contains(body, `<label for="f-finding">`) {
+		t.Error("the finding select is unlabelled or does not keep the choice")
+	}
+	if status, _ := rg.get(c, "/inventory?finding=NHI1"); status != http.StatusBadRequest {
+		t.Errorf("an unknown finding: %d", status)
+	}
+
+	// The entity page gives each finding with its risk and evidence.
+	status, body := rg.get(c, "/inventory/"+orphan.ID)
+	if status != http.StatusOK {
+		t.Fatalf("entity page: %d", status)
+	}
+	for _, w := range []string{"No owner", "NHI1:2025 Improper Offboarding", "owner is null", "Long-lived secret", "NHI7:2025 Long-Lived Secrets", "expires_at null"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("the entity page does not say %q", w)
+		}
+	}
+	if _, body := rg.get(c, "/inventory/"+tidy.ID); !strings.Contains(body, "None: no rule") {
+		t.Error("the tidy key's page does not say it has no findings")
 	}
 }
 
