@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -220,15 +219,8 @@ ORDER BY run_id, ord`, args...)
 			}
 			sr.Outcome, sr.Duration = store.Outcome(outcome), time.Duration(duration)
 			sr.Records, sr.Pages, sr.Requests, sr.Retries = int(records), int(pages), int(requests), int(retries)
-			if errs != nil {
-				if err := json.Unmarshal([]byte(*errs), &sr.Errors); err != nil {
-					return fmt.Errorf("store: run %d stream %s has corrupt errors: %w", runID, sr.Stream, err)
-				}
-			}
-			if nulls != nil {
-				if err := json.Unmarshal([]byte(*nulls), &sr.Nulls); err != nil {
-					return fmt.Errorf("store: run %d stream %s has corrupt null counts: %w", runID, sr.Stream, err)
-				}
+			if err := store.ReadStreamColumns(&sr, runID, errs, nulls); err != nil {
+				return err
 			}
 			if i, ok := index[runID]; ok {
 				out[i].Streams = append(out[i].Streams, sr)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -457,21 +456,9 @@ func (r *syncRun) EndStream(ctx context.Context, res store.StreamResult) error {
 	if err := textError(res.StopReason); err != nil {
 		return fmt.Errorf("store: end stream %q: stop reason %q %w", res.Stream, res.StopReason, err)
 	}
-	// JSON escapes what text cannot hold, and replaces invalid UTF-8.
-	var errs, nulls *string
-	if len(res.Errors) > 0 {
-		b, err := json.Marshal(res.Errors)
-		if err != nil {
-			return fmt.Errorf("store: end stream %q: encode errors: %w", res.Stream, err)
-		}
-		errs = new(string(b))
-	}
-	if len(res.Nulls) > 0 {
-		b, err := json.Marshal(res.Nulls)
-		if err != nil {
-			return fmt.Errorf("store: end stream %q: encode null counts: %w", res.Stream, err)
-		}
-		nulls = new(string(b))
+	errs, nulls, err := store.StreamColumns(res)
+	if err != nil {
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -496,17 +483,7 @@ func (r *syncRun) EndStream(ctx context.Context, res store.StreamResult) error {
 		return err
 	}
 	r.ended[res.Stream] = true
-	// The caller may reuse its slice and map; empty ones become nil, as
-	// Runs reads them back.
-	res.Errors = append([]string(nil), res.Errors...)
-	if len(res.Errors) == 0 {
-		res.Errors = nil
-	}
-	res.Nulls = maps.Clone(res.Nulls)
-	if len(res.Nulls) == 0 {
-		res.Nulls = nil
-	}
-	r.streams = append(r.streams, res)
+	r.streams = append(r.streams, res.Recorded())
 	return nil
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -198,8 +197,8 @@ ORDER BY run_id, ord`, args...)
 				runID    int64
 				sr       store.StreamResult
 				outcome  string
-				errs     sql.NullString
-				nulls    sql.NullString
+				errs     *string
+				nulls    *string
 				duration int64
 			)
 			if err := srows.Scan(&runID, &sr.Stream, &outcome, &sr.Records, &sr.Pages, &sr.Requests, &sr.Retries,
@@ -207,15 +206,8 @@ ORDER BY run_id, ord`, args...)
 				return fmt.Errorf("store: read run stream: %w", err)
 			}
 			sr.Outcome, sr.Duration = store.Outcome(outcome), time.Duration(duration)
-			if errs.Valid {
-				if err := json.Unmarshal([]byte(errs.String), &sr.Errors); err != nil {
-					return fmt.Errorf("store: run %d stream %s has corrupt errors: %w", runID, sr.Stream, err)
-				}
-			}
-			if nulls.Valid {
-				if err := json.Unmarshal([]byte(nulls.String), &sr.Nulls); err != nil {
-					return fmt.Errorf("store: run %d stream %s has corrupt null counts: %w", runID, sr.Stream, err)
-				}
+			if err := store.ReadStreamColumns(&sr, runID, errs, nulls); err != nil {
+				return err
 			}
 			if i, ok := index[runID]; ok {
 				out[i].Streams = append(out[i].Streams, sr)

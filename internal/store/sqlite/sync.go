@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,38 +236,16 @@ func (r *syncRun) EndStream(ctx context.Context, res store.StreamResult) error {
 			return r.txErr(fmt.Sprintf("end stream %q (%s)", res.Stream, res.Outcome), err)
 		}
 	}
-	var errs any
-	if len(res.Errors) > 0 {
-		b, err := json.Marshal(res.Errors)
-		if err != nil {
-			return fmt.Errorf("store: end stream %q: encode errors: %w", res.Stream, err)
-		}
-		errs = string(b)
-	}
-	var nulls any
-	if len(res.Nulls) > 0 {
-		b, err := json.Marshal(res.Nulls)
-		if err != nil {
-			return fmt.Errorf("store: end stream %q: encode null counts: %w", res.Stream, err)
-		}
-		nulls = string(b)
+	errs, nulls, err := store.StreamColumns(res)
+	if err != nil {
+		return err
 	}
 	if _, err := r.insertStream.ExecContext(ctx, r.runID, res.Stream, len(r.streams), string(res.Outcome),
 		res.Records, res.Pages, res.Requests, res.Retries, res.StopReason, errs, int64(res.Duration), nulls); err != nil {
 		return r.txErr(fmt.Sprintf("record stream %q", res.Stream), err)
 	}
 	r.ended[res.Stream] = true
-	// The caller may reuse its slice and map; empty ones become nil, as
-	// Runs reads them back.
-	res.Errors = append([]string(nil), res.Errors...)
-	if len(res.Errors) == 0 {
-		res.Errors = nil
-	}
-	res.Nulls = maps.Clone(res.Nulls)
-	if len(res.Nulls) == 0 {
-		res.Nulls = nil
-	}
-	r.streams = append(r.streams, res)
+	r.streams = append(r.streams, res.Recorded())
 	return nil
 }
 
