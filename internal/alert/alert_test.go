@@ -87,7 +87,7 @@ func notifierOn(t *testing.T, db *sql.DB, id *age.X25519Identity) *alert.Notifie
 
 func newNotifier(t *testing.T, b backend) *alert.Notifier {
 	t.Helper()
-	return notifierOn(t, b.open(t, b.fresh(t)), newIdentity(t))
+	return notifierOn(t, b.Open(t, b.Fresh(t)), newIdentity(t))
 }
 
 func add(t *testing.T, n *alert.Notifier, name, url string, f alert.Format, min ...contract.Health) {
@@ -377,8 +377,8 @@ func TestTargetsValidateAndRedact(t *testing.T) {
 func TestURLSealedAtRest(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		dsn := b.fresh(t)
-		db := b.open(t, dsn)
+		dsn := b.Fresh(t)
+		db := b.Open(t, dsn)
 		id := newIdentity(t)
 		n := notifierOn(t, db, id)
 		h := newHook(t)
@@ -431,12 +431,12 @@ func TestURLSealedAtRest(t *testing.T) {
 		if _, err := age.Decrypt(bytes.NewReader(ct), id); err != nil {
 			t.Errorf("the stored URL does not open with the vault's identity: %v", err)
 		}
-		if b.name == "sqlite" {
+		if b.Name == "sqlite" {
 			if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for _, p := range b.files(dsn) {
+		for _, p := range b.Files(dsn) {
 			raw, err := os.ReadFile(p)
 			if errors.Is(err, os.ErrNotExist) {
 				continue
@@ -459,7 +459,7 @@ func TestURLSealedAtRest(t *testing.T) {
 func TestWrongIdentityFailsClearly(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		db := b.open(t, b.fresh(t))
+		db := b.Open(t, b.Fresh(t))
 		id := newIdentity(t)
 		h := newHook(t)
 		add(t, notifierOn(t, db, id), "ops", h.url(), alert.FormatJSON)
@@ -499,15 +499,15 @@ func TestWrongIdentityFailsClearly(t *testing.T) {
 func TestLegacyPlaintextURLsAreSealed(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		dsn := b.fresh(t)
+		dsn := b.Fresh(t)
 		h := newHook(t)
-		old := b.migrateTo(t, dsn, 10)
+		old := b.MigrateTo(t, dsn, 10)
 		if _, err := old.ExecContext(ctx, fmt.Sprintf(`INSERT INTO alert_targets (name, url, format, created_at, created_by) VALUES ('old', '%s', 'json', 1, 'olivia')`, h.url())); err != nil {
 			t.Fatal(err)
 		}
 		old.Close()
 
-		db := b.open(t, dsn) // migrates to the latest version
+		db := b.Open(t, dsn) // migrates to the latest version
 		bare := alert.New(db, alert.Options{})
 		ts, err := bare.Targets(ctx)
 		if err != nil || len(ts) != 1 || !ts[0].Legacy || ts[0].Redacted() != alert.RedactURL(h.url()) || ts[0].MinHealth != contract.Failing {
@@ -548,8 +548,8 @@ func TestLegacyPlaintextURLsAreSealed(t *testing.T) {
 func TestMigration00011Down(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		dsn := b.fresh(t)
-		db := b.migrateTo(t, dsn, 10)
+		dsn := b.Fresh(t)
+		db := b.MigrateTo(t, dsn, 10)
 		for _, q := range []string{
 			`INSERT INTO alert_targets (name, url, format, created_at, created_by) VALUES ('old', 'https://h.example.com/old', 'json', 1, 'olivia')`,
 			`INSERT INTO integration_health (integration, run_id, checked_at, health, checks) VALUES ('acme', 1, 1, 'failing', '[]')`,
@@ -558,7 +558,7 @@ func TestMigration00011Down(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		b.migrateTo(t, dsn, 11)
+		b.MigrateTo(t, dsn, 11)
 		for _, q := range []string{
 			`INSERT INTO alert_targets (name, url_ciphertext, url_recipient, endpoint, format, created_at, created_by) VALUES ('new', 'x', 'age1x', 'https://h.example.com/…', 'json', 2, 'olivia')`,
 			`INSERT INTO integration_health (integration, run_id, checked_at, health, checks) VALUES ('acme', 2, 2, 'stale', '[]')`,
@@ -568,7 +568,7 @@ func TestMigration00011Down(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		b.migrateTo(t, dsn, 10)
+		b.MigrateTo(t, dsn, 10)
 		var names, health string
 		if err := db.QueryRowContext(ctx, `SELECT name || ' ' || url FROM alert_targets`).Scan(&names); err != nil || names != "old https://h.example.com/old" {
 			t.Errorf("targets after down: %q, %v", names, err)
@@ -584,7 +584,7 @@ func TestMigration00011Down(t *testing.T) {
 		if _, err := db.ExecContext(ctx, `DELETE FROM integration_health WHERE run_id = 2`); err != nil {
 			t.Fatal(err)
 		}
-		b.migrateTo(t, dsn, 11)
+		b.MigrateTo(t, dsn, 11)
 		var id int64
 		if err := db.QueryRowContext(ctx, `INSERT INTO integration_health (integration, run_id, checked_at, health, checks) VALUES ('acme', 3, 3, 'stale', '[]') RETURNING id`).Scan(&id); err != nil || id != 3 {
 			t.Errorf("ids after down and up: %d, %v (want 3: none reused)", id, err)

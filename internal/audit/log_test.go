@@ -54,7 +54,7 @@ func mustVerify(t *testing.T, l *audit.Log) audit.Report {
 func TestChainIsValidAndLinked(t *testing.T) { eachBackend(t, testChainIsValidAndLinked) }
 
 func testChainIsValidAndLinked(t *testing.T, be backend) {
-	db := be.openDB(t)
+	db := be.OpenDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	if rep := mustVerify(t, l); !rep.OK || rep.Entries != 0 || rep.Head != "" {
 		t.Fatalf("empty log: %+v", rep)
@@ -107,7 +107,7 @@ func testChainIsValidAndLinked(t *testing.T, be backend) {
 func TestList(t *testing.T) { eachBackend(t, testList) }
 
 func testList(t *testing.T, be backend) {
-	l := audit.New(be.openDB(t), audit.Options{Now: clock()})
+	l := audit.New(be.OpenDB(t), audit.Options{Now: clock()})
 	seed(t, l, 12) // actors alice, heuristic, river in turn; objects proposal:0..3 in turn
 	if _, err := l.Append(t.Context(), audit.Event{Actor: audit.Actor{Kind: audit.ActorAgent, Name: "heuristic"},
 		Action: "agent.toolbox", Object: "x_%", Boundary: audit.BoundarySandbox}); err != nil {
@@ -156,7 +156,7 @@ func TestInvalidEventsAreRefusedAndNothingIsStored(t *testing.T) {
 }
 
 func testInvalidEventsAreRefusedAndNothingIsStored(t *testing.T, be backend) {
-	l := audit.New(be.openDB(t), audit.Options{Now: clock(), MaxDetailsBytes: 256})
+	l := audit.New(be.OpenDB(t), audit.Options{Now: clock(), MaxDetailsBytes: 256})
 	ok := audit.Event{Actor: audit.Actor{Kind: audit.ActorPerson, Name: "alice"}, Action: "proposal.approve", Object: "proposal:1", Boundary: audit.BoundaryNone}
 	tests := []struct {
 		name   string
@@ -189,7 +189,7 @@ func testInvalidEventsAreRefusedAndNothingIsStored(t *testing.T, be backend) {
 		t.Fatalf("refused events were stored: %+v", rep)
 	}
 	// The default limit is 8 KiB.
-	big := audit.New(be.openDB(t), audit.Options{})
+	big := audit.New(be.OpenDB(t), audit.Options{})
 	ev := ok
 	ev.Details = map[string]any{"blob": strings.Repeat("x", audit.DefaultMaxDetailsBytes)}
 	if _, err := big.Append(t.Context(), ev); !errors.Is(err, audit.ErrInvalidEvent) {
@@ -204,7 +204,7 @@ func testInvalidEventsAreRefusedAndNothingIsStored(t *testing.T, be backend) {
 func TestDetailsAreCanonicalAndExact(t *testing.T) { eachBackend(t, testDetailsAreCanonicalAndExact) }
 
 func testDetailsAreCanonicalAndExact(t *testing.T, be backend) {
-	db := be.openDB(t)
+	db := be.OpenDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	type payload struct {
 		Z string `json:"z"`
@@ -244,7 +244,7 @@ func TestRedactionBeforeHashingAndStoring(t *testing.T) {
 func testRedactionBeforeHashingAndStoring(t *testing.T, be backend) {
 	const secret = "s3cr3t-t0k3n"
 	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }
-	db := be.openDB(t)
+	db := be.OpenDB(t)
 	l := audit.New(db, audit.Options{Now: clock(), Redact: redact})
 	e, err := l.Append(t.Context(), audit.Event{
 		Actor:    audit.Actor{Kind: audit.ActorPerson, Name: "alice " + secret},
@@ -305,7 +305,7 @@ func testRedactionBeforeHashingAndStoring(t *testing.T, be backend) {
 func TestDatabaseRefusesChanges(t *testing.T) { eachBackend(t, testDatabaseRefusesChanges) }
 
 func testDatabaseRefusesChanges(t *testing.T, be backend) {
-	db := be.openDB(t)
+	db := be.OpenDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	got := seed(t, l, 3)
 	tests := []struct{ name, sql, want, only string }{
@@ -324,7 +324,7 @@ func testDatabaseRefusesChanges(t *testing.T, be backend) {
 			ON CONFLICT (seq) DO UPDATE SET object = excluded.object, hash = excluded.hash`, "extend the chain", ""},
 	}
 	for _, tc := range tests {
-		if tc.only != "" && tc.only != be.name {
+		if tc.only != "" && tc.only != be.Name {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
@@ -343,7 +343,7 @@ func testDatabaseRefusesChanges(t *testing.T, be backend) {
 func dropGuards(t *testing.T, b backend, db *sql.DB) {
 	t.Helper()
 	for _, tr := range []string{"audit_log_no_update", "audit_log_no_delete", "audit_log_append_only_insert"} {
-		b.dropTrigger(t, db, "audit_log", tr)
+		b.DropTrigger(t, db, "audit_log", tr)
 	}
 }
 
@@ -526,7 +526,7 @@ func testTamperingIsDetected(t *testing.T, be backend) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db := be.openDB(t)
+			db := be.OpenDB(t)
 			l := audit.New(db, audit.Options{Now: clock()})
 			seed(t, l, 6)
 			head, err := l.Head(t.Context())
@@ -574,7 +574,7 @@ func testTamperingIsDetected(t *testing.T, be backend) {
 func TestVerifyBoundsItsReport(t *testing.T) { eachBackend(t, testVerifyBoundsItsReport) }
 
 func testVerifyBoundsItsReport(t *testing.T, be backend) {
-	db := be.openDB(t)
+	db := be.OpenDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	for i := range 150 {
 		if _, err := l.Append(t.Context(), audit.Event{Actor: audit.Actor{Kind: audit.ActorScheduler, Name: "river"}, Action: "sync.run",
@@ -615,7 +615,7 @@ func TestParseCheckpoint(t *testing.T) {
 			t.Errorf("%+v.String() = %q, want %q", got, got.String(), tc.in)
 		}
 	}
-	l := audit.New(backends()[0].openDB(t), audit.Options{}) // refused before the database is read
+	l := audit.New(backends()[0].OpenDB(t), audit.Options{}) // refused before the database is read
 	if _, err := l.VerifyHead(t.Context(), "nonsense"); err == nil {
 		t.Error("VerifyHead accepted a malformed head")
 	}
@@ -625,7 +625,7 @@ func TestParseCheckpoint(t *testing.T) {
 func TestAppendTxCommitsWithTheChange(t *testing.T) { eachBackend(t, testAppendTxCommitsWithTheChange) }
 
 func testAppendTxCommitsWithTheChange(t *testing.T, be backend) {
-	db := be.openDB(t)
+	db := be.OpenDB(t)
 	l := audit.New(db, audit.Options{Now: clock()})
 	ev := audit.Event{Actor: audit.Actor{Kind: audit.ActorPerson, Name: "alice"}, Action: "proposal.approve", Object: "proposal:1", Boundary: audit.BoundaryNone}
 	ctx := t.Context()
@@ -675,8 +675,8 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 func testConcurrentAppendsKeepOneChain(t *testing.T, be backend) {
 	// Two handles on one database stand for two processes: each has its
 	// own connections, so only the store's writer lock orders them.
-	dsn := be.fresh(t)
-	dbs := []*sql.DB{be.open(t, dsn), be.open(t, dsn)}
+	dsn := be.Fresh(t)
+	dbs := []*sql.DB{be.Open(t, dsn), be.Open(t, dsn)}
 	logs := []*audit.Log{audit.New(dbs[0], audit.Options{}), audit.New(dbs[1], audit.Options{})}
 	l := logs[0]
 	const workers, each = 12, 15

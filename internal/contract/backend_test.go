@@ -1,43 +1,17 @@
 package contract_test
 
 import (
-	"database/sql"
-	"path/filepath"
 	"testing"
 
-	"github.com/spindlehq/spindle/internal/store/postgres"
-	"github.com/spindlehq/spindle/internal/store/postgres/pgtest"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
+	"github.com/spindlehq/spindle/internal/store/dbtest"
 )
 
-// backend is a store the recorded health is tested on: SQLite always, and
-// PostgreSQL when $SPINDLE_TEST_POSTGRES names a server (pgtest skips
-// without one, or fails under $SPINDLE_REQUIRE_POSTGRES=1).
-type backend struct {
-	name string
-	// open opens a fresh database with every migration applied.
-	open func(t *testing.T) *sql.DB
-}
+// backend is a store these tests run on: SQLite, and PostgreSQL when
+// $SPINDLE_TEST_POSTGRES names a server (see internal/store/dbtest).
+type backend = dbtest.Backend
 
-func backends() []backend {
-	return []backend{
-		{name: "sqlite", open: func(t *testing.T) *sql.DB {
-			t.Helper()
-			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "spindle.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st.DB()
-		}},
-		{name: "postgres", open: func(t *testing.T) *sql.DB {
-			t.Helper()
-			st, err := postgres.Open(t.Context(), pgtest.URL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st.DB()
-		}},
-	}
-}
+// backends lists them, SQLite first.
+func backends() []backend { return dbtest.Backends() }
+
+// eachBackend runs test once per backend, as a subtest named after it.
+func eachBackend(t *testing.T, test func(t *testing.T, b backend)) { dbtest.Each(t, test) }

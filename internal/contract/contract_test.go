@@ -142,9 +142,9 @@ func TestCountEvidence(t *testing.T) {
 
 func TestRecordLatest(t *testing.T) {
 	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			ctx := t.Context()
-			db := b.open(t)
+			db := b.OpenDB(t)
 			if _, ok, err := contract.Latest(ctx, db, "acme"); ok || err != nil {
 				t.Fatalf("latest before any: %v %v", ok, err)
 			}

@@ -724,7 +724,7 @@ func testTriggersGuardHistory(t *testing.T, be backend) {
 		{`TRUNCATE release_approvals`, "cannot be deleted", "postgres"},
 		{`TRUNCATE proposals, approvals, releases, release_approvals, signing_keys CASCADE`, "cannot be deleted", "postgres"},
 	} {
-		if c.only != "" && c.only != be.name {
+		if c.only != "" && c.only != be.Name {
 			continue
 		}
 		if _, err := e.db.ExecContext(e.ctx, c.q); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -45,8 +45,8 @@ func (c *clock) now() time.Time {
 
 func newEnv(t *testing.T, b backend) *env {
 	t.Helper()
-	dsn := b.fresh(t)
-	db := b.open(t, dsn)
+	dsn := b.Fresh(t)
+	db := b.Open(t, dsn)
 	c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 123, time.UTC)}
 	log := audit.New(db, audit.Options{Now: c.now})
 	s, err := New(db, Options{Audit: log, Now: c.now})
@@ -61,7 +61,7 @@ func newEnv(t *testing.T, b backend) *env {
 // as another process would have: it shares no connection with e.s.
 func (e *env) second() *Service {
 	e.t.Helper()
-	db := e.b.open(e.t, e.dsn)
+	db := e.b.Open(e.t, e.dsn)
 	s, err := New(db, Options{Audit: audit.New(db, audit.Options{Now: e.clock.now}), Now: e.clock.now})
 	if err != nil {
 		e.t.Fatal(err)
@@ -175,7 +175,7 @@ func (e *env) dropGuards() {
 		{"release_approvals", "release_approvals_no_update"}, {"release_approvals", "release_approvals_no_delete"},
 		{"signing_keys", "signing_keys_retire_only"}, {"signing_keys", "signing_keys_no_delete"},
 	} {
-		e.b.dropTrigger(e.t, e.db, tr.table, tr.trigger)
+		e.b.DropTrigger(e.t, e.db, tr.table, tr.trigger)
 	}
 }
 

@@ -115,7 +115,7 @@ func testVerifyDetectsTampering(t *testing.T, be backend) {
 			e.exec(`DELETE FROM approvals WHERE id = 2`)
 		}, "release 1: has 1 valid approval(s); its changes need 2 distinct approvers"},
 		{"approval deleted, link kept", func(e *env) {
-			e.b.dropForeignKey(e.t, e.db, "release_approvals", "approval_id")
+			e.b.DropForeignKey(e.t, e.db, "release_approvals", "approval_id")
 			e.exec(`DELETE FROM approvals WHERE id = 3`)
 		}, "release 2: references approval 3, which is missing"},
 		{"required count lowered with an approval removed", func(e *env) {

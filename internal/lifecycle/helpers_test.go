@@ -66,7 +66,8 @@ type env struct {
 
 func newEnv(t *testing.T, b backend) *env {
 	t.Helper()
-	db, st := b.open(t)
+	st := b.OpenStore(t, b.Fresh(t))
+	db := st.DB()
 	c := &clock{t: t0}
 	log := audit.New(db, audit.Options{Now: c.now})
 	gov, err := governance.New(db, governance.Options{Audit: log, Now: c.now})

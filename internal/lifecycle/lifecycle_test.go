@@ -344,7 +344,7 @@ func testTamperedRelease(t *testing.T, be backend) {
 	e := newEnv(t, be)
 	e.release(spec(t, "acme", owner, ""))
 	e.db.SetMaxOpenConns(1) // the dropped trigger and the edit on one connection
-	e.b.dropTrigger(t, e.db, "proposals", "proposals_immutable")
+	e.b.DropTrigger(t, e.db, "proposals", "proposals_immutable")
 	// Edited in Go: the text functions differ between databases.
 	var text []byte
 	if err := e.db.QueryRowContext(e.ctx, `SELECT spec_text FROM proposals WHERE id = 1`).Scan(&text); err != nil {

@@ -1,98 +1,17 @@
 package vault_test
 
 import (
-	"database/sql"
-	"path/filepath"
 	"testing"
 
-	"github.com/spindlehq/spindle/internal/store/postgres"
-	"github.com/spindlehq/spindle/internal/store/postgres/pgtest"
-	"github.com/spindlehq/spindle/internal/store/sqlite"
+	"github.com/spindlehq/spindle/internal/store/dbtest"
 )
 
-// backend is a store the vault is tested on. Every test runs on SQLite, and
-// on PostgreSQL when $SPINDLE_TEST_POSTGRES names a server (pgtest skips
-// without one, or fails under $SPINDLE_REQUIRE_POSTGRES=1).
-type backend struct {
-	name string
-	// fresh creates an empty database and returns where it is.
-	fresh func(t *testing.T) string
-	// open opens a handle on the database at dsn, all migrations applied;
-	// several handles on one dsn stand for several processes.
-	open func(t *testing.T, dsn string) *sql.DB
-	// tables lists every table of the schema.
-	tables func(t *testing.T, db *sql.DB) []string
-}
+// backend is a store these tests run on: SQLite, and PostgreSQL when
+// $SPINDLE_TEST_POSTGRES names a server (see internal/store/dbtest).
+type backend = dbtest.Backend
 
-func backends() []backend {
-	return []backend{
-		{
-			name:  "sqlite",
-			fresh: func(t *testing.T) string { return filepath.Join(t.TempDir(), "spindle.db") },
-			open: func(t *testing.T, dsn string) *sql.DB {
-				t.Helper()
-				st, err := sqlite.Open(t.Context(), dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				return st.DB()
-			},
-			tables: func(t *testing.T, db *sql.DB) []string {
-				return column(t, db, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-			},
-		},
-		{
-			name:  "postgres",
-			fresh: func(t *testing.T) string { return pgtest.URL(t) },
-			open: func(t *testing.T, dsn string) *sql.DB {
-				t.Helper()
-				st, err := postgres.Open(t.Context(), dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				return st.DB()
-			},
-			tables: func(t *testing.T, db *sql.DB) []string {
-				return column(t, db, `SELECT table_name FROM information_schema.tables
-					WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
-			},
-		},
-	}
-}
-
-// column is the first column of every row q returns.
-func column(t *testing.T, db *sql.DB, q string) []string {
-	t.Helper()
-	rows, err := db.QueryContext(t.Context(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// openDB opens a fresh database on b.
-func (b backend) openDB(t *testing.T) *sql.DB {
-	t.Helper()
-	return b.open(t, b.fresh(t))
-}
+// backends lists them, SQLite first.
+func backends() []backend { return dbtest.Backends() }
 
 // eachBackend runs test once per backend, as a subtest named after it.
-func eachBackend(t *testing.T, test func(t *testing.T, b backend)) {
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
-	}
-}
+func eachBackend(t *testing.T, test func(t *testing.T, b backend)) { dbtest.Each(t, test) }

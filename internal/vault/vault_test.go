@@ -62,8 +62,8 @@ func newEnv(t *testing.T, o vault.Options) *env {
 // newEnvOn is a vault on a fresh database of backend b.
 func newEnvOn(t *testing.T, b backend, o vault.Options) *env {
 	t.Helper()
-	dsn := b.fresh(t)
-	db := b.open(t, dsn)
+	dsn := b.Fresh(t)
+	db := b.Open(t, dsn)
 	c := &clock{t: t0}
 	log := audit.New(db, audit.Options{Now: c.now})
 	if o.Identity == nil && o.IdentityValue == "" && o.IdentityFile == "" {
@@ -225,7 +225,7 @@ func testCiphertextOnlyAtRest(t *testing.T, be backend) {
 	}
 	scanColumns := func(when string) {
 		t.Helper()
-		tables := e.b.tables(t, e.db)
+		tables := e.b.Tables(t, e.db)
 		if !slices.Contains(tables, "vault_credentials") || !slices.Contains(tables, "audit_log") {
 			t.Fatalf("tables %v: the schema is not the one under test", tables)
 		}
@@ -246,7 +246,7 @@ func testCiphertextOnlyAtRest(t *testing.T, be backend) {
 	// The files themselves (SQLite; PostgreSQL's files are the server's).
 	scanFiles := func(when string) {
 		t.Helper()
-		if e.b.name != "sqlite" {
+		if e.b.Name != "sqlite" {
 			return
 		}
 		for _, p := range []string{e.dsn, e.dsn + "-wal"} {
@@ -279,7 +279,7 @@ func testCiphertextOnlyAtRest(t *testing.T, be backend) {
 	}
 	scanColumns("after rotate")
 	scanFiles("after rotate")
-	if e.b.name == "sqlite" {
+	if e.b.Name == "sqlite" {
 		if _, err := e.db.ExecContext(t.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			t.Fatal(err)
 		}
@@ -797,7 +797,7 @@ func testConcurrentUse(t *testing.T, be backend) {
 	id := newIdentity(t)
 	e := newEnvOn(t, be, vault.Options{Identity: id})
 	e.set(t, pd, secret+"-0")
-	db2 := be.open(t, e.dsn)
+	db2 := be.Open(t, e.dsn)
 	v2, err := vault.Open(db2, vault.Options{Identity: id, Now: e.clock.now, Audit: audit.New(db2, audit.Options{Now: e.clock.now})})
 	if err != nil {
 		t.Fatal(err)
